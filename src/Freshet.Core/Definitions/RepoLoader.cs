@@ -1,0 +1,229 @@
+using Freshet.Model;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Freshet.Definitions;
+
+/// <summary>
+/// Loads a feature repo from a directory: <c>freshet.yaml</c> and every <c>*.yaml</c>/<c>*.yml</c>
+/// beneath it (hidden directories, the data directory, <c>bin</c>, <c>obj</c> and <c>node_modules</c> are
+/// skipped), then validates the whole. Reports every problem at once, each with <c>file:line:column</c>.
+/// </summary>
+public static class RepoLoader
+{
+    private static readonly string[] SkippedDirectories = ["bin", "obj", "node_modules"];
+
+    /// <summary>Loads and validates the repo at <paramref name="repoDirectory"/>.</summary>
+    public static ValidationResult<FeatureRepoDefinition> Load(string repoDirectory)
+    {
+        var bag = new DiagnosticBag();
+        var ctx = new ReadContext(bag);
+        var root = Path.GetFullPath(repoDirectory);
+        if (!Directory.Exists(root))
+        {
+            bag.Report(new SourcePosition(repoDirectory, 1, 1), $"the repo directory '{repoDirectory}' does not exist");
+            return new ValidationResult<FeatureRepoDefinition>(null, bag.Items);
+        }
+
+        var configPath = Path.Combine(root, RepoConfig.FileName);
+        RepoConfig? config = null;
+        if (!File.Exists(configPath))
+        {
+            bag.Report(new SourcePosition(RepoConfig.FileName, 1, 1), $"no {RepoConfig.FileName} in '{repoDirectory}': run 'freshet init' or create one with at least 'project: NAME'");
+        }
+        else
+        {
+            ctx.File = RepoConfig.FileName;
+            foreach (var doc in Parse(configPath, ctx))
+            {
+                config = ConfigReader.Read(doc, ctx);
+            }
+
+            config ??= ConfigReader.Read(new YamlScalarNode(""), ctx);
+        }
+
+        var reader = new DefinitionReader(ctx);
+        foreach (var file in DefinitionFiles(root, config?.DataDirectory))
+        {
+            ctx.File = Path.GetRelativePath(root, file).Replace('\\', '/');
+            foreach (var doc in Parse(file, ctx))
+            {
+                reader.ReadDocument(doc);
+            }
+        }
+
+        var repo = new FeatureRepoDefinition(config ?? new RepoConfig(""))
+        {
+            Entities = reader.Entities,
+            Sources = reader.Sources,
+            FeatureViews = reader.FeatureViews,
+            AggregationViews = reader.AggregationViews,
+            OnDemandViews = reader.OnDemandViews,
+            FeatureServices = reader.FeatureServices,
+        };
+        RepoValidator.Validate(repo, bag);
+        return new ValidationResult<FeatureRepoDefinition>(repo, bag.Sorted());
+    }
+
+    /// <summary>The definition files of a repo, in a stable order.</summary>
+    public static IReadOnlyList<string> DefinitionFiles(string root, string? dataDirectory)
+    {
+        var data = dataDirectory is null ? null : Path.GetFullPath(Path.Combine(root, dataDirectory));
+        var files = new List<string>();
+        Walk(root);
+        files.Sort(StringComparer.Ordinal);
+        return files;
+
+        void Walk(string dir)
+        {
+            foreach (var file in Directory.EnumerateFiles(dir))
+            {
+                var name = Path.GetFileName(file);
+                if ((name.EndsWith(".yaml", StringComparison.Ordinal) || name.EndsWith(".yml", StringComparison.Ordinal))
+                    && !(dir == root && name == RepoConfig.FileName) && !name.StartsWith('.'))
+                {
+                    files.Add(file);
+                }
+            }
+
+            foreach (var sub in Directory.EnumerateDirectories(dir))
+            {
+                var name = Path.GetFileName(sub);
+                if (name.StartsWith('.') || Array.IndexOf(SkippedDirectories, name) >= 0 || string.Equals(sub, data, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                Walk(sub);
+            }
+        }
+    }
+
+    private static List<YamlNode> Parse(string path, ReadContext ctx)
+    {
+        var docs = new List<YamlNode>();
+        try
+        {
+            using var reader = new StreamReader(path);
+            var stream = new YamlStream();
+            stream.Load(reader);
+            foreach (var doc in stream.Documents)
+            {
+                docs.Add(doc.RootNode);
+            }
+        }
+        catch (YamlException e)
+        {
+            // The parser stops at the first syntax error of a file; other files are still read.
+            ctx.Bag.Report(ctx.At(e.Start), $"YAML syntax error: {CleanMessage(e)}");
+        }
+        catch (IOException e)
+        {
+            ctx.Bag.Report(new SourcePosition(ctx.File, 1, 1), $"cannot read the file: {e.Message}");
+        }
+
+        return docs;
+    }
+
+    private static string CleanMessage(YamlException e)
+    {
+        // YamlDotNet prefixes messages with "(Line: 3, Col: 5, Idx: 20) - (Line: ...): "; the position is ours to print.
+        var msg = e.InnerException is YamlException inner ? inner.Message : e.Message;
+        var cut = msg.LastIndexOf("): ", StringComparison.Ordinal);
+        return cut >= 0 && msg.StartsWith("(Line", StringComparison.Ordinal) ? msg[(cut + 3)..] : msg;
+    }
+}
+
+/// <summary>Reads <c>freshet.yaml</c>.</summary>
+internal static class ConfigReader
+{
+    public static RepoConfig Read(YamlNode root, ReadContext ctx)
+    {
+        if (root is not YamlMappingNode)
+        {
+            ctx.Error(root, $"{RepoConfig.FileName} must be a mapping with at least 'project: NAME', not {YamlMap.Describe(root)}");
+            return new RepoConfig("");
+        }
+
+        var m = new YamlMap((YamlMappingNode)root, ctx, "config", RepoConfig.FileName);
+        var project = m.Name("project") ?? "";
+        var defaults = new RepoConfig(project);
+        var config = defaults with
+        {
+            DataDirectory = m.String("data_directory") ?? defaults.DataDirectory,
+            OnlineStore = Store(m, "online_store", defaults.OnlineStore, RepoConfig.OnlineStoreTypes),
+            OfflineStore = Store(m, "offline_store", defaults.OfflineStore, RepoConfig.OfflineStoreTypes),
+            Registry = Store(m, "registry", defaults.Registry, RepoConfig.RegistryTypes),
+            Server = Server(m, defaults.Server),
+        };
+        m.ReportUnknownKeys();
+        return config;
+    }
+
+    private static StoreConfig Store(YamlMap parent, string key, StoreConfig defaults, IReadOnlyList<string> types)
+    {
+        var node = parent.Value(key);
+        if (node is null)
+        {
+            return defaults;
+        }
+
+        // `online_store: redis` is short for `online_store: {type: redis}`.
+        if (node is YamlScalarNode s)
+        {
+            return CheckType(s.Value ?? "", s) ? new StoreConfig(s.Value!) : defaults;
+        }
+
+        var m = YamlMap.Of(node, parent.Context, $"config.{key}", key);
+        if (m is null)
+        {
+            return defaults;
+        }
+
+        var typeNode = m.Value("type");
+        var type = m.String("type") ?? defaults.Type;
+        if (typeNode is not null && !CheckType(type, typeNode))
+        {
+            type = defaults.Type;
+        }
+
+        var store = new StoreConfig(type) { Path = m.String("path"), ConnectionString = m.String("connection_string") };
+        m.ReportUnknownKeys();
+        return store;
+
+        bool CheckType(string type, YamlNode at)
+        {
+            if (types.Contains(type))
+            {
+                return true;
+            }
+
+            parent.Context.Error(at, $"{key}: unknown type '{type}'; expected one of {string.Join(", ", types)}");
+            return false;
+        }
+    }
+
+    private static ServerConfig Server(YamlMap parent, ServerConfig defaults)
+    {
+        var node = parent.Value("server");
+        if (node is null)
+        {
+            return defaults;
+        }
+
+        var m = YamlMap.Of(node, parent.Context, "config.server", "server");
+        if (m is null)
+        {
+            return defaults;
+        }
+
+        var server = new ServerConfig
+        {
+            Host = m.String("host") ?? defaults.Host,
+            Port = m.Int("port", 1, 65535) ?? defaults.Port,
+            GrpcPort = m.Int("grpc_port", 1, 65535) ?? defaults.GrpcPort,
+        };
+        m.ReportUnknownKeys();
+        return server;
+    }
+}

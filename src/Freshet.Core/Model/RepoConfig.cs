@@ -1,0 +1,55 @@
+namespace Freshet.Model;
+
+/// <summary>The settings of a feature repo, read from <c>freshet.yaml</c>.</summary>
+public sealed record RepoConfig(string Project)
+{
+    /// <summary>The default file name of the repo settings.</summary>
+    public const string FileName = "freshet.yaml";
+
+    /// <summary>Where Freshet keeps its registry, online data and logs, relative to the repo.</summary>
+    public string DataDirectory { get; init; } = "data";
+
+    /// <summary>The online store.</summary>
+    public StoreConfig OnlineStore { get; init; } = new("rocksdb");
+
+    /// <summary>The offline store.</summary>
+    public StoreConfig OfflineStore { get; init; } = new("duckdb");
+
+    /// <summary>The registry store.</summary>
+    public StoreConfig Registry { get; init; } = new("file");
+
+    /// <summary>Serving settings.</summary>
+    public ServerConfig Server { get; init; } = new();
+
+    /// <summary>Online store types this version knows.</summary>
+    public static readonly IReadOnlyList<string> OnlineStoreTypes = ["rocksdb", "memory", "redis", "postgres"];
+
+    /// <summary>Offline store types this version knows.</summary>
+    public static readonly IReadOnlyList<string> OfflineStoreTypes = ["duckdb"];
+
+    /// <summary>Registry store types this version knows.</summary>
+    public static readonly IReadOnlyList<string> RegistryTypes = ["file", "postgres"];
+}
+
+/// <summary>Which store and how to reach it.</summary>
+public sealed record StoreConfig(string Type)
+{
+    /// <summary>A path (embedded stores), relative to the data directory.</summary>
+    public string? Path { get; init; }
+
+    /// <summary>A connection string (server stores).</summary>
+    public string? ConnectionString { get; init; }
+}
+
+/// <summary>Where <c>freshet serve</c> listens.</summary>
+public sealed record ServerConfig
+{
+    /// <summary>The address to bind.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>The HTTP port (Feast's default).</summary>
+    public int Port { get; init; } = 6566;
+
+    /// <summary>The gRPC port.</summary>
+    public int GrpcPort { get; init; } = 6570;
+}
