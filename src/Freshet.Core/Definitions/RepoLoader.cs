@@ -16,25 +16,44 @@ public static class RepoLoader
     /// <summary>Loads and validates the repo at <paramref name="repoDirectory"/>.</summary>
     public static ValidationResult<FeatureRepoDefinition> Load(string repoDirectory)
     {
-        var bag = new DiagnosticBag();
-        var ctx = new ReadContext(bag);
         var root = Path.GetFullPath(repoDirectory);
         if (!Directory.Exists(root))
         {
-            bag.Report(new SourcePosition(repoDirectory, 1, 1), $"the repo directory '{repoDirectory}' does not exist");
-            return new ValidationResult<FeatureRepoDefinition>(null, bag.Items);
+            return new ValidationResult<FeatureRepoDefinition>(null,
+                [new Diagnostic("repo", new SourcePosition(repoDirectory, 1, 1), $"the repo directory '{repoDirectory}' does not exist")]);
         }
 
         var configPath = Path.Combine(root, RepoConfig.FileName);
-        RepoConfig? config = null;
-        if (!File.Exists(configPath))
+        var files = new List<RepoFile>();
+        if (File.Exists(configPath))
         {
-            bag.Report(new SourcePosition(RepoConfig.FileName, 1, 1), $"no {RepoConfig.FileName} in '{repoDirectory}': run 'freshet init' or create one with at least 'project: NAME'");
+            files.Add(ReadFile(root, configPath));
+        }
+
+        // The data directory is skipped; it is only known once freshet.yaml is read, so peek at it first.
+        var dataDirectory = files.Count == 1 ? PeekDataDirectory(files[0].Text) : null;
+        files.AddRange(DefinitionFiles(root, dataDirectory ?? "data").Select(f => ReadFile(root, f)));
+        return Load(files);
+    }
+
+    /// <summary>
+    /// Loads and validates a repo given as files (relative path and text): <c>freshet.yaml</c> and definition files.
+    /// </summary>
+    public static ValidationResult<FeatureRepoDefinition> Load(IEnumerable<RepoFile> files)
+    {
+        var bag = new DiagnosticBag();
+        var ctx = new ReadContext(bag);
+        var all = files.ToList();
+        RepoConfig? config = null;
+        var configFile = all.FirstOrDefault(f => f.Path == RepoConfig.FileName);
+        if (configFile is null)
+        {
+            bag.Report(new SourcePosition(RepoConfig.FileName, 1, 1), $"no {RepoConfig.FileName} in the repo: run 'freshet init' or create one with at least 'project: NAME'");
         }
         else
         {
-            ctx.File = RepoConfig.FileName;
-            foreach (var doc in Parse(configPath, ctx))
+            ctx.File = configFile.Path;
+            foreach (var doc in Parse(configFile, ctx))
             {
                 config = ConfigReader.Read(doc, ctx);
             }
@@ -43,9 +62,9 @@ public static class RepoLoader
         }
 
         var reader = new DefinitionReader(ctx);
-        foreach (var file in DefinitionFiles(root, config?.DataDirectory))
+        foreach (var file in all.Where(f => f.Path != RepoConfig.FileName).OrderBy(f => f.Path, StringComparer.Ordinal))
         {
-            ctx.File = Path.GetRelativePath(root, file).Replace('\\', '/');
+            ctx.File = file.Path;
             foreach (var doc in Parse(file, ctx))
             {
                 reader.ReadDocument(doc);
@@ -61,8 +80,45 @@ public static class RepoLoader
             OnDemandViews = reader.OnDemandViews,
             FeatureServices = reader.FeatureServices,
         };
-        RepoValidator.Validate(repo, bag);
+        if (configFile is not null)
+        {
+            RepoValidator.Validate(repo, bag);
+        }
+
         return new ValidationResult<FeatureRepoDefinition>(repo, bag.Sorted());
+    }
+
+    private static RepoFile ReadFile(string root, string path)
+    {
+        var relative = Path.GetRelativePath(root, path).Replace('\\', '/');
+        try
+        {
+            return new RepoFile(relative, File.ReadAllText(path));
+        }
+        catch (IOException e)
+        {
+            return new RepoFile(relative, "") { ReadError = e.Message };
+        }
+    }
+
+    private static string? PeekDataDirectory(string configText)
+    {
+        try
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(configText));
+            if (stream.Documents.Count > 0 && stream.Documents[0].RootNode is YamlMappingNode m
+                && m.Children.TryGetValue(new YamlScalarNode("data_directory"), out var v) && v is YamlScalarNode s)
+            {
+                return s.Value;
+            }
+        }
+        catch (YamlException)
+        {
+            // Reported when the file is read for real.
+        }
+
+        return null;
     }
 
     /// <summary>The definition files of a repo, in a stable order.</summary>
@@ -99,14 +155,19 @@ public static class RepoLoader
         }
     }
 
-    private static List<YamlNode> Parse(string path, ReadContext ctx)
+    private static List<YamlNode> Parse(RepoFile file, ReadContext ctx)
     {
         var docs = new List<YamlNode>();
+        if (file.ReadError is not null)
+        {
+            ctx.Bag.Report(new SourcePosition(file.Path, 1, 1), $"cannot read the file: {file.ReadError}");
+            return docs;
+        }
+
         try
         {
-            using var reader = new StreamReader(path);
             var stream = new YamlStream();
-            stream.Load(reader);
+            stream.Load(new StringReader(file.Text));
             foreach (var doc in stream.Documents)
             {
                 docs.Add(doc.RootNode);
@@ -116,10 +177,6 @@ public static class RepoLoader
         {
             // The parser stops at the first syntax error of a file; other files are still read.
             ctx.Bag.Report(ctx.At(e.Start), $"YAML syntax error: {CleanMessage(e)}");
-        }
-        catch (IOException e)
-        {
-            ctx.Bag.Report(new SourcePosition(ctx.File, 1, 1), $"cannot read the file: {e.Message}");
         }
 
         return docs;
@@ -132,6 +189,13 @@ public static class RepoLoader
         var cut = msg.LastIndexOf("): ", StringComparison.Ordinal);
         return cut >= 0 && msg.StartsWith("(Line", StringComparison.Ordinal) ? msg[(cut + 3)..] : msg;
     }
+}
+
+/// <summary>A file of a repo: its path relative to the repo root (with '/') and its text.</summary>
+public sealed record RepoFile(string Path, string Text)
+{
+    /// <summary>Why the file could not be read, when it could not.</summary>
+    public string? ReadError { get; init; }
 }
 
 /// <summary>Reads <c>freshet.yaml</c>.</summary>
