@@ -145,9 +145,9 @@ internal sealed class DefinitionReader(ReadContext ctx)
             var type = k.Type("type", required: true);
             k.String("description");
             k.ReportUnknownKeys();
-            if (keyName is not null && type is not null)
+            if (keyName is not null)
             {
-                keys.Add(new JoinKey(keyName, type.Value));
+                keys.Add(new JoinKey(keyName, type ?? default));
             }
         }
 
@@ -184,7 +184,7 @@ internal sealed class DefinitionReader(ReadContext ctx)
                 if (v is not YamlScalarNode tv || !FeatureType.TryParse(tv.Value, out var type, out var error))
                 {
                     ctx.Error(v, $"{m.What}: field '{name}': {(v is YamlScalarNode ? TypeError(v) : "the type must be a single value")}");
-                    continue;
+                    type = default;
                 }
 
                 fields.Add(new Field(name, type));
@@ -211,9 +211,9 @@ internal sealed class DefinitionReader(ReadContext ctx)
             var description = f.String("description");
             var tags = f.Tags();
             f.ReportUnknownKeys();
-            if (name is not null && type is not null)
+            if (name is not null)
             {
-                fields.Add(new Field(name, type.Value) { Description = description, Tags = tags });
+                fields.Add(new Field(name, type ?? default) { Description = description, Tags = tags });
             }
         }
 
@@ -445,9 +445,9 @@ internal sealed class DefinitionReader(ReadContext ctx)
             var expression = f.String("expression", required: true);
             var description = f.String("description");
             f.ReportUnknownKeys();
-            if (featureName is not null && type is not null && expression is not null)
+            if (featureName is not null)
             {
-                features.Add(new OnDemandFeature(featureName, type.Value, expression) { Description = description });
+                features.Add(new OnDemandFeature(featureName, type ?? default, expression ?? "") { Description = description });
             }
         }
 

@@ -37,6 +37,37 @@ public static class RepoLoader
     }
 
     /// <summary>
+    /// Reads only <c>freshet.yaml</c> of the repo at <paramref name="repoDirectory"/>: what commands that work on
+    /// the registry need, even while definition files have problems.
+    /// </summary>
+    public static ValidationResult<RepoConfig> LoadConfig(string repoDirectory)
+    {
+        var root = Path.GetFullPath(repoDirectory);
+        var configPath = Path.Combine(root, RepoConfig.FileName);
+        if (!File.Exists(configPath))
+        {
+            return new ValidationResult<RepoConfig>(null,
+                [new Diagnostic("config", new SourcePosition(Path.Combine(repoDirectory, RepoConfig.FileName), 1, 1), $"no {RepoConfig.FileName} in '{repoDirectory}': run 'freshet init' or pass --repo DIR")]);
+        }
+
+        var bag = new DiagnosticBag();
+        var ctx = new ReadContext(bag) { File = RepoConfig.FileName };
+        RepoConfig? config = null;
+        foreach (var doc in Parse(ReadFile(root, configPath), ctx))
+        {
+            config = ConfigReader.Read(doc, ctx);
+        }
+
+        config ??= ConfigReader.Read(new YamlScalarNode(""), ctx);
+        if (!Names.IsValid(config.Project))
+        {
+            bag.Report("config.project", config.Project.Length == 0 ? $"{RepoConfig.FileName}: 'project' is required" : $"{RepoConfig.FileName}: project '{config.Project}' is not a valid name: use {Names.Help}");
+        }
+
+        return new ValidationResult<RepoConfig>(config, bag.Sorted());
+    }
+
+    /// <summary>
     /// Loads and validates a repo given as files (relative path and text): <c>freshet.yaml</c> and definition files.
     /// </summary>
     public static ValidationResult<FeatureRepoDefinition> Load(IEnumerable<RepoFile> files)
@@ -210,7 +241,7 @@ internal static class ConfigReader
         }
 
         var m = new YamlMap((YamlMappingNode)root, ctx, "config", RepoConfig.FileName);
-        var project = m.Name("project") ?? "";
+        var project = m.Name("project", required: false) ?? "";
         var defaults = new RepoConfig(project);
         var config = defaults with
         {

@@ -55,7 +55,7 @@ public static partial class RepoValidator
                     {
                         bag.Report(fieldPath, $"{what}: feature '{f.Name}' is not a column of source '{source.Name}'{Suggest.Hint(f.Name, source.Schema.Select(c => c.Name))}");
                     }
-                    else if (column.Type != f.Type)
+                    else if (Differ(column.Type, f.Type))
                     {
                         bag.Report(fieldPath + ".type", $"{what}: type mismatch: feature '{f.Name}' is {f.Type}, but source '{source.Name}' declares it as {column.Type}");
                     }
@@ -73,7 +73,7 @@ public static partial class RepoValidator
             foreach (var key in keys)
             {
                 var column = source.Schema.FirstOrDefault(c => c.Name == key.Name);
-                if (column is not null && column.Type != key.Type)
+                if (column is not null && Differ(column.Type, key.Type))
                 {
                     bag.Report(path, $"{what}: type mismatch: join key '{key.Name}' is {key.Type}, but source '{source.Name}' declares it as {column.Type}");
                 }
@@ -178,7 +178,7 @@ public static partial class RepoValidator
                 {
                     var streamType = source?.Schema.FirstOrDefault(c => c.Name == a.Column)?.Type;
                     var batchType = batch.Schema.FirstOrDefault(c => c.Name == a.Column)?.Type;
-                    if (streamType is not null && batchType is not null && streamType != batchType)
+                    if (streamType is not null && batchType is not null && Differ(streamType.Value, batchType.Value))
                     {
                         bag.Report(path + ".column", $"{what}: type mismatch: column '{a.Column}' is {streamType} in source '{source!.Name}' but {batchType} in batch source '{batch.Name}'");
                     }
@@ -234,7 +234,7 @@ public static partial class RepoValidator
                 return;
             }
 
-            if (Aggregation.CheckInput(a.Function, column.Type) is { } reason)
+            if (column.Type.IsValid && Aggregation.CheckInput(a.Function, column.Type) is { } reason)
             {
                 bag.Report(path + ".column", $"{what}: function {Aggregation.NameOf(a.Function)} is not valid for column '{a.Column}' of type {column.Type}: it {reason}");
             }

@@ -117,6 +117,9 @@ public static partial class RepoValidator
             }
         }
 
+        /// <summary>Two types differ; a type that could not be read was reported already and differs from nothing.</summary>
+        private static bool Differ(FeatureType a, FeatureType b) => a.IsValid && b.IsValid && a != b;
+
         private void CheckFieldName(string name, string path, string what)
         {
             if (!Names.IsValid(name))
@@ -144,7 +147,7 @@ public static partial class RepoValidator
                     bag.Report(keyPath, $"{what}: join key '{key.Name}' is listed twice");
                 }
 
-                if (!key.Type.IsScalar || !JoinKeyKinds.Contains(key.Type.Scalar))
+                if (key.Type.IsValid && (!key.Type.IsScalar || !JoinKeyKinds.Contains(key.Type.Scalar)))
                 {
                     bag.Report(keyPath + ".type", $"{what}: join key '{key.Name}' has type {key.Type}; a join key must be int32, int64, string or bytes");
                 }
@@ -243,7 +246,7 @@ public static partial class RepoValidator
             foreach (var f in stream.Schema)
             {
                 var other = batch.Schema.FirstOrDefault(b => b.Name == f.Name);
-                if (other is not null && other.Type != f.Type)
+                if (other is not null && Differ(other.Type, f.Type))
                 {
                     bag.Report(path + ".batch_source", $"{what}: type mismatch: column '{f.Name}' is {f.Type} here but {other.Type} in batch source '{batchName}'");
                 }
@@ -254,7 +257,7 @@ public static partial class RepoValidator
         private void CheckColumnType(DataSource source, string column, FeatureType expected, string path, string what, string role)
         {
             var declared = source.Schema.FirstOrDefault(f => f.Name == column);
-            if (declared is not null && declared.Type != expected)
+            if (declared is not null && Differ(declared.Type, expected))
             {
                 bag.Report(path, $"{what}: type mismatch: {role} '{column}' is {expected}, but source '{source.Name}' declares it as {declared.Type}");
             }

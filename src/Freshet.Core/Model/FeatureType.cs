@@ -54,6 +54,9 @@ public readonly record struct FeatureType(ScalarKind Scalar, TypeShape Shape = T
     public static FeatureType VectorOf(int dimension) =>
         dimension > 0 ? new(ScalarKind.Float32, TypeShape.Vector, dimension) : throw new ArgumentOutOfRangeException(nameof(dimension), "a vector needs a dimension of at least 1");
 
+    /// <summary>False for the default value, which stands for a type that could not be read.</summary>
+    public bool IsValid => Scalar != 0;
+
     /// <summary>True for int32, int64, float32, float64 scalars.</summary>
     public bool IsNumeric => Shape == TypeShape.Scalar && Scalar is ScalarKind.Int32 or ScalarKind.Int64 or ScalarKind.Float32 or ScalarKind.Float64;
 

@@ -112,6 +112,7 @@ public sealed class DurationJsonConverter : JsonConverter<TimeSpan>
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     UseStringEnumConverter = true,
+    AllowOutOfOrderMetadataProperties = true,
     Converters = [typeof(FeatureTypeJsonConverter), typeof(DurationJsonConverter), typeof(SnakeCaseEnumConverter<AggregationFunction>), typeof(SnakeCaseEnumConverter<FileFormat>)])]
 [JsonSerializable(typeof(Entity))]
 [JsonSerializable(typeof(DataSource))]

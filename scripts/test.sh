@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Sets up what the tests need on a fresh Debian machine and runs every test.
+# Installs missing packages with apt, starts the servers the tests use on 127.0.0.1
+# (none yet: the foundation's tests need only the .NET SDK), runs `dotnet test`, and
+# stops what it started.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "test.sh: the .NET SDK is required (dotnet not on PATH); see README.md" >&2
+  exit 1
+fi
+
+# Debian packages the tests need; installed only when missing. (Later issues add servers here.)
+need_apt=()
+for pkg in "${FRESHET_TEST_APT_PACKAGES[@]:-}"; do
+  [[ -z "$pkg" ]] && continue
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if ((${#need_apt[@]})); then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build Freshet.slnx -c Release --nologo -v quiet
+log="$(mktemp -t freshet-test.XXXXXX.log)"
+set +e
+dotnet test Freshet.slnx -c Release --no-build --nologo -v quiet "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+# One closing line that CI reads: "N passed, N failed".
+passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -Eo 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+skipped=$(grep -Eo 'Skipped: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
+exit "$status"

@@ -1,0 +1,85 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Freshet.Definitions;
+using Freshet.Model;
+using Freshet.Registry;
+
+namespace Freshet.Cli;
+
+/// <summary>Exit codes of the freshet command.</summary>
+internal static class ExitCodes
+{
+    public const int Ok = 0;
+
+    /// <summary>Bad definitions, bad arguments, or an object that does not exist.</summary>
+    public const int Error = 1;
+
+    /// <summary>apply found breaking or data-dropping changes and was not given --yes.</summary>
+    public const int NeedsConfirmation = 2;
+
+    /// <summary>Another apply changed the registry meanwhile.</summary>
+    public const int Conflict = 3;
+}
+
+/// <summary>What every command needs: the writers, the repo directory and the registry.</summary>
+internal sealed class CliContext(TextWriter output, TextWriter error, string repoDirectory)
+{
+    public TextWriter Out { get; } = output;
+
+    public TextWriter Err { get; } = error;
+
+    public string RepoDirectory { get; } = repoDirectory;
+
+    /// <summary>Who applies: FRESHET_USER, else the OS user at this machine.</summary>
+    public static string AppliedBy =>
+        Environment.GetEnvironmentVariable("FRESHET_USER") is { Length: > 0 } user ? user : $"{Environment.UserName}@{Environment.MachineName}";
+
+    public int Fail(string message)
+    {
+        Err.WriteLine($"error: {message}");
+        return ExitCodes.Error;
+    }
+
+    public int Fail(IReadOnlyList<Diagnostic> diagnostics)
+    {
+        foreach (var d in diagnostics)
+        {
+            Err.WriteLine(d.ToString());
+        }
+
+        Err.WriteLine($"{diagnostics.Count} problem{(diagnostics.Count == 1 ? "" : "s")} found; nothing was changed.");
+        return ExitCodes.Error;
+    }
+
+    /// <summary>Reads freshet.yaml and opens the registry it names.</summary>
+    public (RepoConfig? Config, IRegistryStore? Store, int ExitCode) OpenRegistry()
+    {
+        var config = RepoLoader.LoadConfig(RepoDirectory);
+        if (!config.IsValid)
+        {
+            return (null, null, Fail(config.Diagnostics));
+        }
+
+        var c = config.Value!;
+        switch (c.Registry.Type)
+        {
+            case "file":
+                var dir = Path.Combine(Path.GetFullPath(RepoDirectory), c.DataDirectory, c.Registry.Path ?? "registry");
+                return (c, new FileRegistryStore(dir), ExitCodes.Ok);
+            default:
+                return (c, null, Fail($"{RepoConfig.FileName}: registry type '{c.Registry.Type}' is not available in this version of Freshet; use 'file'"));
+        }
+    }
+
+    public void WriteJson(JsonNode node) => Out.WriteLine(node.ToJsonString(SpecJson.IndentedOptions));
+
+    public static JsonArray Array(IEnumerable<string> items) => [.. items.Select(i => (JsonNode?)JsonValue.Create(i))];
+
+    public static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+
+    public static string ShortHash(string? hash) => hash is null ? "-" : hash[..Math.Min(12, hash.Length)];
+
+    public static JsonNode? Clone(JsonNode? node) => node?.DeepClone();
+
+    public static JsonSerializerOptions JsonOptions => SpecJson.IndentedOptions;
+}

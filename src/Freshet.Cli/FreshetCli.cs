@@ -1,0 +1,47 @@
+using System.CommandLine;
+using Freshet.Cli.Commands;
+using Freshet.Registry;
+
+namespace Freshet.Cli;
+
+/// <summary>
+/// The freshet command line. A thin host: it parses arguments, calls Core and prints; the rules live in Core.
+/// </summary>
+public static class FreshetCli
+{
+    /// <summary>Runs the command line with the given writers; returns the exit code.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    {
+        var repo = new Option<string>("--repo")
+        {
+            Description = "The feature repo directory (holds freshet.yaml)",
+            Recursive = true,
+            DefaultValueFactory = _ => ".",
+        };
+        var json = new Option<bool>("--json") { Description = "Print stable JSON instead of a table", Recursive = true };
+        var root = new RootCommand("Freshet: a real-time feature store. Define features in YAML, apply them, serve them.");
+        root.Options.Add(repo);
+        root.Options.Add(json);
+
+        CliContext Context(ParseResult r) => new(output, error, r.GetValue(repo) ?? ".");
+
+        root.Subcommands.Add(InitCommand.Create(output, error));
+        root.Subcommands.Add(PlanApplyCommands.Plan(Context, json));
+        root.Subcommands.Add(PlanApplyCommands.Apply(Context, json));
+        root.Subcommands.Add(ListCommand.Create(Context, json));
+        root.Subcommands.Add(DescribeCommand.Create(Context, json));
+        root.Subcommands.Add(RegistryCommands.Rollback(Context, json));
+        root.Subcommands.Add(RegistryCommands.Lineage(Context, json));
+        root.Subcommands.Add(RegistryCommands.Version(output, json));
+
+        try
+        {
+            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
+        }
+        catch (RegistryCorruptException e)
+        {
+            await error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.Error;
+        }
+    }
+}

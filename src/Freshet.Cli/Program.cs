@@ -1,0 +1,3 @@
+using Freshet.Cli;
+
+return await FreshetCli.RunAsync(args, Console.Out, Console.Error);
