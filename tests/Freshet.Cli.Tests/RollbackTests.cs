@@ -1,0 +1,121 @@
+namespace Freshet.Cli.Tests;
+
+public sealed class RollbackTests : IDisposable
+{
+    private const string RepoFile = "driver_repo.yaml";
+    private readonly TempRepo _repo = new();
+
+    public void Dispose() => _repo.Dispose();
+
+    /// <summary>driver_hourly_stats at v1 (ttl 1d) and v2 (ttl 3d).</summary>
+    private async Task TwoVersions()
+    {
+        await _repo.InitQuickstart();
+        Assert.Equal(0, (await _repo.Freshet("apply")).ExitCode);
+        _repo.Edit(RepoFile, "ttl: 1d\n    schema:\n      - {name: conv_rate, type: float32, description", "ttl: 3d\n    schema:\n      - {name: conv_rate, type: float32, description");
+        Assert.Equal(0, (await _repo.Freshet("apply")).ExitCode);
+    }
+
+    [Fact]
+    public async Task Rollback_restores_an_old_spec_as_a_new_version()
+    {
+        await TwoVersions();
+
+        var r = await _repo.Freshet("rollback", "driver_hourly_stats", "--to", "1");
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("Rolled back feature view 'driver_hourly_stats' to the spec of v1, as v3. Registry version 3.", r.Out, StringComparison.Ordinal);
+        var d = (await _repo.Freshet("describe", "driver_hourly_stats", "--json")).Json();
+        Assert.Equal(3, d["version"]!.GetValue<int>());
+        Assert.Equal("1d", d["spec"]!["ttl"]!.GetValue<string>());
+        var history = d["history"]!.AsArray();
+        Assert.Equal("rollback", history[2]!["change"]!.GetValue<string>());
+        Assert.Equal(1, history[2]!["restored_from"]!.GetValue<int>());
+        Assert.Equal(history[0]!["spec_hash"]!.GetValue<string>(), history[2]!["spec_hash"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task After_a_rollback_the_repo_files_win_again_on_the_next_apply()
+    {
+        await TwoVersions();
+        await _repo.Freshet("rollback", "driver_hourly_stats", "--to", "1");
+
+        var plan = await _repo.Freshet("plan");
+
+        Assert.Contains("~ feature_view driver_hourly_stats (v3 -> v4)", plan.Out, StringComparison.Ordinal);
+        Assert.Contains("ttl: 1d -> 3d", plan.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rollback_to_a_version_that_does_not_exist_fails()
+    {
+        await TwoVersions();
+
+        var r = await _repo.Freshet("rollback", "driver_hourly_stats", "--to", "9");
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("feature view 'driver_hourly_stats' has no version 9; its versions are 1 to 2", r.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rollback_to_the_current_spec_is_refused()
+    {
+        await TwoVersions();
+
+        var r = await _repo.Freshet("rollback", "driver_hourly_stats", "--to", "2");
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("already has the spec of version 2", r.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rollback_of_an_unknown_object_fails()
+    {
+        await TwoVersions();
+
+        var r = await _repo.Freshet("rollback", "nope", "--to", "1");
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("no object named 'nope' in the registry", r.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rollback_that_no_longer_fits_the_registry_is_refused()
+    {
+        await _repo.InitQuickstart();
+        await _repo.Freshet("apply");
+
+        // v2 of the source declares conv_rate as float64 and the views follow; v1 of a view would no longer match it.
+        _repo.Edit(RepoFile, "{name: conv_rate, type: float32}", "{name: conv_rate, type: float64}");
+        _repo.Edit(RepoFile, "{name: conv_rate, type: float32, description", "{name: conv_rate, type: float64, description");
+        Assert.Equal(0, (await _repo.Freshet("apply", "--yes")).ExitCode);
+        var before = File.ReadAllText(_repo.RegistryFile);
+
+        var r = await _repo.Freshet("rollback", "driver_hourly_stats", "--to", "1");
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("after rolling back 'driver_hourly_stats' to version 1: feature view 'driver_hourly_stats': type mismatch: feature 'conv_rate' is float32, but source 'driver_stats_source' declares it as float64", r.Err, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllText(_repo.RegistryFile));
+    }
+
+    [Fact]
+    public async Task A_deleted_object_can_be_rolled_back_to_life()
+    {
+        await _repo.InitQuickstart();
+        await _repo.Freshet("apply");
+        var text = _repo.Read(RepoFile);
+        var start = text.IndexOf("  - name: driver_hourly_stats_fresh", StringComparison.Ordinal);
+        var end = text.IndexOf("on_demand_views:", StringComparison.Ordinal);
+        _repo.Write(RepoFile, text[..start] + "\n" + text[end..]);
+        Assert.Equal(0, (await _repo.Freshet("apply", "--yes")).ExitCode);
+
+        var toDeletion = await _repo.Freshet("rollback", "driver_hourly_stats_fresh", "--to", "2");
+        Assert.Equal(1, toDeletion.ExitCode);
+        Assert.Contains("version 2 of feature view 'driver_hourly_stats_fresh' is its deletion", toDeletion.Err, StringComparison.Ordinal);
+
+        var revived = await _repo.Freshet("rollback", "driver_hourly_stats_fresh", "--to", "1");
+        Assert.True(revived.ExitCode == 0, revived.ToString());
+        var list = await _repo.Freshet("list", "views");
+        Assert.Matches(@"driver_hourly_stats_fresh\s+feature_view\s+driver\s+3\s+ttl 1d\s+v3", list.Out);
+    }
+}
