@@ -12,14 +12,16 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
-# Debian packages the tests need; installed only when missing. (Later issues add servers here.)
-need_apt=()
-for pkg in "${FRESHET_TEST_APT_PACKAGES[@]:-}"; do
-  [[ -z "$pkg" ]] && continue
-  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+# Debian packages the tests need, installed only when missing. The foundation's tests need none;
+# later issues add redis-server, nats-server and friends here, and start them below.
+apt_packages=()
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
-if ((${#need_apt[@]})); then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+if ((${#missing[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
