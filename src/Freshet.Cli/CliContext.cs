@@ -71,6 +71,18 @@ internal sealed class CliContext(TextWriter output, TextWriter error, string rep
         }
     }
 
+    /// <summary>The applied state (empty before the first apply), for the commands that only read the registry.</summary>
+    public async Task<(RepoConfig? Config, RegistryState? State, int ExitCode)> LoadStateAsync(CancellationToken cancellationToken)
+    {
+        var (config, store, code) = OpenRegistry();
+        if (config is null || store is null)
+        {
+            return (null, null, code);
+        }
+
+        return (config, await store.LoadAsync(cancellationToken) ?? RegistryState.Empty(config.Project), ExitCodes.Ok);
+    }
+
     public void WriteJson(JsonNode node) => Out.WriteLine(node.ToJsonString(SpecJson.IndentedOptions));
 
     public static JsonArray Array(IEnumerable<string> items) => [.. items.Select(i => (JsonNode?)JsonValue.Create(i))];

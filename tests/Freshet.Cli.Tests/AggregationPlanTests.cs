@@ -64,10 +64,7 @@ public sealed class AggregationPlanTests : IDisposable
     {
         Assert.Equal(0, (await _repo.Freshet("apply")).ExitCode);
         _repo.Edit(Features, "      - merchant_txn_stats:count_1h\n", "");
-        var text = _repo.Read(Features);
-        var start = text.IndexOf("  - name: merchant_txn_stats", StringComparison.Ordinal);
-        var end = text.IndexOf("on_demand_views:", StringComparison.Ordinal);
-        _repo.Write(Features, text[..start] + "\n" + text[end..]);
+        _repo.RemoveBetween(Features, "  - name: merchant_txn_stats", "on_demand_views:");
 
         var r = await _repo.Freshet("apply");
 

@@ -62,6 +62,16 @@ public sealed class TempRepo : IDisposable
         Write(relativePath, text.Replace(from, to, StringComparison.Ordinal));
     }
 
+    /// <summary>Cuts the text from <paramref name="startMarker"/> up to (not including) <paramref name="endMarker"/>.</summary>
+    public void RemoveBetween(string relativePath, string startMarker, string endMarker)
+    {
+        var text = Read(relativePath);
+        var start = text.IndexOf(startMarker, StringComparison.Ordinal);
+        var end = text.IndexOf(endMarker, start, StringComparison.Ordinal);
+        Assert.True(start >= 0 && end > start, $"markers not found in {relativePath}");
+        Write(relativePath, text[..start] + "\n" + text[end..]);
+    }
+
     public void Dispose()
     {
         try

@@ -116,10 +116,7 @@ public sealed class PlanApplyTests : IDisposable
     public async Task Removing_a_view_from_the_repo_deletes_it_after_confirmation()
     {
         await AppliedQuickstart();
-        var text = _repo.Read(RepoFile);
-        var start = text.IndexOf("  - name: driver_hourly_stats_fresh", StringComparison.Ordinal);
-        var end = text.IndexOf("on_demand_views:", StringComparison.Ordinal);
-        _repo.Write(RepoFile, text[..start] + "\n" + text[end..]);
+        _repo.RemoveBetween(RepoFile, "  - name: driver_hourly_stats_fresh", "on_demand_views:");
 
         var plan = await _repo.Freshet("plan");
         Assert.Contains("- feature_view driver_hourly_stats_fresh (v1 -> deleted)  DROPS DATA", plan.Out, StringComparison.Ordinal);
@@ -145,10 +142,7 @@ public sealed class PlanApplyTests : IDisposable
     {
         await AppliedQuickstart();
         _repo.Edit(RepoFile, "      - transformed_conv_rate:conv_rate_plus_val1\n", "");
-        var text = _repo.Read(RepoFile);
-        var start = text.IndexOf("on_demand_views:", StringComparison.Ordinal);
-        var end = text.IndexOf("feature_services:", StringComparison.Ordinal);
-        _repo.Write(RepoFile, text[..start] + text[end..]);
+        _repo.RemoveBetween(RepoFile, "on_demand_views:", "feature_services:");
 
         var r = await _repo.Freshet("apply");
 

@@ -103,10 +103,7 @@ public sealed class RollbackTests : IDisposable
     {
         await _repo.InitQuickstart();
         await _repo.Freshet("apply");
-        var text = _repo.Read(RepoFile);
-        var start = text.IndexOf("  - name: driver_hourly_stats_fresh", StringComparison.Ordinal);
-        var end = text.IndexOf("on_demand_views:", StringComparison.Ordinal);
-        _repo.Write(RepoFile, text[..start] + "\n" + text[end..]);
+        _repo.RemoveBetween(RepoFile, "  - name: driver_hourly_stats_fresh", "on_demand_views:");
         Assert.Equal(0, (await _repo.Freshet("apply", "--yes")).ExitCode);
 
         var toDeletion = await _repo.Freshet("rollback", "driver_hourly_stats_fresh", "--to", "2");

@@ -17,13 +17,12 @@ internal static class DescribeCommand
         command.SetAction(async (r, ct) =>
         {
             var ctx = context(r);
-            var (config, store, code) = ctx.OpenRegistry();
-            if (config is null || store is null)
+            var (config, state, code) = await ctx.LoadStateAsync(ct);
+            if (config is null || state is null)
             {
                 return code;
             }
 
-            var state = await store.LoadAsync(ct) ?? RegistryState.Empty(config.Project);
             var wanted = r.GetValue(name)!;
             var matches = state.Objects.Where(o => o.Name == wanted).ToList();
             if (matches.Count == 0)

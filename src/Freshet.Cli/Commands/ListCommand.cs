@@ -23,13 +23,12 @@ internal static class ListCommand
         command.SetAction(async (r, ct) =>
         {
             var ctx = context(r);
-            var (config, store, code) = ctx.OpenRegistry();
-            if (config is null || store is null)
+            var (config, state, code) = await ctx.LoadStateAsync(ct);
+            if (config is null || state is null)
             {
                 return code;
             }
 
-            var state = await store.LoadAsync(ct) ?? RegistryState.Empty(config.Project);
             var sections = r.GetValue(what) is { } one ? [one] : What;
             if (r.GetValue(json))
             {

@@ -83,13 +83,12 @@ internal static class RegistryCommands
         command.SetAction(async (r, ct) =>
         {
             var ctx = context(r);
-            var (config, store, code) = ctx.OpenRegistry();
-            if (config is null || store is null)
+            var (config, state, code) = await ctx.LoadStateAsync(ct);
+            if (config is null || state is null)
             {
                 return code;
             }
 
-            var state = await store.LoadAsync(ct) ?? RegistryState.Empty(config.Project);
             var graph = LineageGraph.Of(state);
             if (r.GetValue(json))
             {
