@@ -30,6 +30,23 @@ internal sealed class CliContext(TextWriter output, TextWriter error, string rep
 
     public string RepoDirectory { get; } = repoDirectory;
 
+    /// <summary>A person's input at a terminal, or null when nobody can answer a question.</summary>
+    public TextReader? Terminal { get; init; }
+
+    /// <summary>Asks a yes/no question at the terminal; false when there is no terminal.</summary>
+    public bool Confirm(string question)
+    {
+        if (Terminal is null)
+        {
+            return false;
+        }
+
+        Out.Write($"{question} [y/N] ");
+        Out.Flush();
+        var answer = Terminal.ReadLine()?.Trim();
+        return answer is not null && (answer.Equals("y", StringComparison.OrdinalIgnoreCase) || answer.Equals("yes", StringComparison.OrdinalIgnoreCase));
+    }
+
     /// <summary>Who applies: FRESHET_USER, else the OS user at this machine.</summary>
     public static string AppliedBy =>
         Environment.GetEnvironmentVariable("FRESHET_USER") is { Length: > 0 } user ? user : $"{Environment.UserName}@{Environment.MachineName}";

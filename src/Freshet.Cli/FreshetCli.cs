@@ -9,8 +9,11 @@ namespace Freshet.Cli;
 /// </summary>
 public static class FreshetCli
 {
-    /// <summary>Runs the command line with the given writers; returns the exit code.</summary>
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Runs the command line with the given writers; returns the exit code. <paramref name="terminal"/> is the
+    /// reader of a person at a terminal, for confirmations; null when nobody can answer (scripts, CI, tests).
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, TextReader? terminal = null, CancellationToken cancellationToken = default)
     {
         var repo = new Option<string>("--repo")
         {
@@ -23,7 +26,7 @@ public static class FreshetCli
         root.Options.Add(repo);
         root.Options.Add(json);
 
-        CliContext Context(ParseResult r) => new(output, error, r.GetValue(repo) ?? ".");
+        CliContext Context(ParseResult r) => new(output, error, r.GetValue(repo) ?? ".") { Terminal = terminal };
 
         root.Subcommands.Add(InitCommand.Create(output, error));
         root.Subcommands.Add(PlanApplyCommands.Plan(Context, json));

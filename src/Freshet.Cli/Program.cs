@@ -1,3 +1,5 @@
 using Freshet.Cli;
 
-return await FreshetCli.RunAsync(args, Console.Out, Console.Error);
+// Confirmations are asked only of a person at a terminal; with redirected input, --yes is needed.
+var terminal = Console.IsInputRedirected ? null : Console.In;
+return await FreshetCli.RunAsync(args, Console.Out, Console.Error, terminal);

@@ -28,11 +28,15 @@ public sealed class TempRepo : IDisposable
 
     public string RegistryFile => Path.Combine(Dir, "data", "registry", "registry.json");
 
-    public static async Task<CliResult> Run(params string[] args)
+    public static Task<CliResult> Run(params string[] args) => RunWithTerminal(null, args);
+
+    /// <summary>Runs freshet as if a person typed <paramref name="typed"/> at a terminal (null: no terminal).</summary>
+    public static async Task<CliResult> RunWithTerminal(string? typed, params string[] args)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var code = await FreshetCli.RunAsync(args, output, error);
+        using var terminal = typed is null ? null : new StringReader(typed);
+        var code = await FreshetCli.RunAsync(args, output, error, terminal);
         return new CliResult(code, output.ToString(), error.ToString());
     }
 

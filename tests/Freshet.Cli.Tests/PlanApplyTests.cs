@@ -79,6 +79,22 @@ public sealed class PlanApplyTests : IDisposable
     }
 
     [Fact]
+    public async Task At_a_terminal_apply_asks_and_applies_only_on_yes()
+    {
+        await AppliedQuickstart();
+        ChangeConvRateType("float64");
+
+        var declined = await TempRepo.RunWithTerminal("n\n", "apply", "--repo", _repo.Dir);
+        Assert.Equal(2, declined.ExitCode);
+        Assert.Contains("Apply it? [y/N]", declined.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("Applied", declined.Out, StringComparison.Ordinal);
+
+        var accepted = await TempRepo.RunWithTerminal("y\n", "apply", "--repo", _repo.Dir);
+        Assert.True(accepted.ExitCode == 0, accepted.ToString());
+        Assert.Contains("Applied: registry version 2.", accepted.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_non_breaking_change_applies_without_yes_and_bumps_only_that_object()
     {
         await AppliedQuickstart();

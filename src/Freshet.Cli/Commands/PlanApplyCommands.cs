@@ -50,15 +50,20 @@ internal static class PlanApplyCommands
             }
 
             var asJson = r.GetValue(json);
+            var shown = false;
             if (plan.NeedsConfirmation && !r.GetValue(yes))
             {
                 if (!asJson)
                 {
                     WritePlan(ctx.Out, plan);
+                    shown = true;
                 }
 
-                ctx.Err.WriteLine("error: this apply has breaking changes or drops stored data (see above); run again with --yes to confirm. Nothing was changed.");
-                return ExitCodes.NeedsConfirmation;
+                if (asJson || !ctx.Confirm("This apply has breaking changes or drops stored data. Apply it?"))
+                {
+                    ctx.Err.WriteLine("error: this apply has breaking changes or drops stored data (see above); run again with --yes to confirm. Nothing was changed.");
+                    return ExitCodes.NeedsConfirmation;
+                }
             }
 
             var current = await store.LoadAsync(ct);
@@ -82,7 +87,11 @@ internal static class PlanApplyCommands
                 return ExitCodes.Ok;
             }
 
-            WritePlan(ctx.Out, plan);
+            if (!shown)
+            {
+                WritePlan(ctx.Out, plan);
+            }
+
             ctx.Out.WriteLine(plan.IsEmpty
                 ? $"Registry unchanged at version {next.Version}."
                 : $"Applied: registry version {next.Version}.");
