@@ -1,0 +1,24 @@
+namespace Freshet.Online;
+
+/// <summary>The address of one online row: a view and an encoded entity key (<see cref="EntityKeyCodec"/>).</summary>
+public readonly record struct OnlineKey(string View, byte[] EntityKey);
+
+/// <summary>One row to write: its address and its encoded form (<see cref="RowCodec"/>).</summary>
+public readonly record struct OnlineWrite(string View, byte[] EntityKey, byte[] Row);
+
+/// <summary>
+/// Where online rows live. Semantics (DESIGN §3): per key, the row with the greatest (event, created)
+/// timestamps wins; an older row never replaces a newer one, whatever the arrival order. A write that
+/// returns is durable (for stores that persist). A read of many keys across many views is one round trip.
+/// </summary>
+public interface IOnlineStore : IAsyncDisposable
+{
+    /// <summary>Writes rows; returns how many replaced what was stored (the others were older).</summary>
+    ValueTask<int> WriteAsync(IReadOnlyList<OnlineWrite> writes, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads <paramref name="keys"/> into <paramref name="rows"/> (null where there is no row).</summary>
+    ValueTask ReadAsync(IReadOnlyList<OnlineKey> keys, byte[]?[] rows, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes every row of a view; returns how many were removed.</summary>
+    ValueTask<long> DeleteViewAsync(string view, CancellationToken cancellationToken = default);
+}
