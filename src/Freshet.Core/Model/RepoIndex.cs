@@ -77,6 +77,14 @@ public sealed class RepoIndex
         return keys;
     }
 
+    /// <summary>The event-time column of a view: its own, else its source's, else <c>event_timestamp</c> (Feast's default).</summary>
+    public static string TimestampField(FeatureView view, DataSource? source) =>
+        view.TimestampField ?? source?.TimestampField ?? "event_timestamp";
+
+    /// <summary>The created-time column of a view: its own, else its source's; null when neither has one.</summary>
+    public static string? CreatedTimestampField(FeatureView view, DataSource? source) =>
+        view.CreatedTimestampField ?? source?.CreatedTimestampField;
+
     /// <summary>The features a view produces; aggregation output types use this repo's source schemas.</summary>
     public IReadOnlyList<Field> FeaturesOf(Definition view)
     {
