@@ -60,6 +60,9 @@ public sealed record RegistryObject(ObjectKind Kind, string Name, IReadOnlyList<
     }
 }
 
+/// <summary>One materialization of a view: the event-time interval [start, end) read, when, and how many rows.</summary>
+public sealed record MaterializationRecord(string View, DateTimeOffset Start, DateTimeOffset End, DateTimeOffset At, long Rows);
+
 /// <summary>
 /// The whole registry of a project at one version: every object ever applied with its history.
 /// </summary>
@@ -73,6 +76,9 @@ public sealed record RegistryState(string Project, long Version, IReadOnlyList<R
 
     /// <summary>Who made this registry version.</summary>
     public string? UpdatedBy { get; init; }
+
+    /// <summary>The intervals materialized into the online store, oldest first.</summary>
+    public IReadOnlyList<MaterializationRecord> Materializations { get; init; } = [];
 
     /// <summary>The empty registry of a project, before the first apply.</summary>
     public static RegistryState Empty(string project) => new(project, 0, []);

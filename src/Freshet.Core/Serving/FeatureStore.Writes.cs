@@ -1,0 +1,102 @@
+using Freshet.Model;
+using Freshet.Online;
+
+namespace Freshet.Serving;
+
+/// <summary>Where pushed rows go (Feast's <c>to</c>).</summary>
+public enum PushTarget
+{
+    /// <summary>The online store only.</summary>
+    Online,
+    /// <summary>The offline store only.</summary>
+    Offline,
+    /// <summary>Both.</summary>
+    OnlineAndOffline,
+}
+
+/// <summary>Appends pushed rows to a push source's offline archive.</summary>
+public interface IOfflineSink
+{
+    /// <summary>Appends <paramref name="rows"/> to the offline data of <paramref name="source"/>; returns the file written.</summary>
+    Task<string> AppendAsync(PushSource source, ColumnTable rows, string dataDirectory, CancellationToken cancellationToken = default);
+}
+
+public sealed partial class FeatureStore
+{
+    /// <summary>Writes rows straight to one plain view (Feast's write-to-online-store); returns the rows that replaced stored ones.</summary>
+    public async ValueTask<int> WriteToOnlineStoreAsync(string view, ColumnTable rows, CancellationToken cancellationToken = default)
+    {
+        CheckWriteSize(rows);
+        var registry = Registry;
+        if (registry.Index.View(view) is not { } found)
+        {
+            throw new RequestException("feature_view_name", "unknown_view", $"unknown feature view '{view}'");
+        }
+
+        if (found.View is not FeatureView fv)
+        {
+            throw new RequestException("feature_view_name", "not_writable", $"'{view}' is {ObjectKinds.Words(found.Kind)}; only plain feature views take rows");
+        }
+
+        var writes = Encoder(registry, fv).Encode(rows);
+        return writes.Count == 0 ? 0 : await Online.WriteAsync(writes, cancellationToken);
+    }
+
+    /// <summary>
+    /// Pushes rows to a push source: online, to every online view that reads it; offline, to the source's
+    /// archive through <see cref="FeatureStoreOptions.OfflineSink"/>. Every view's rows are checked before any
+    /// is written, so a bad row rejects the whole push.
+    /// </summary>
+    public async ValueTask<PushResult> PushAsync(string pushSource, ColumnTable rows, PushTarget to, CancellationToken cancellationToken = default)
+    {
+        CheckWriteSize(rows);
+        var registry = Registry;
+        var source = registry.Index.Source(pushSource);
+        if (source is not PushSource push)
+        {
+            throw new RequestException("push_source_name", "unknown_push_source", source is null
+                ? $"unknown push source '{pushSource}'"
+                : $"'{pushSource}' is a {DataSource.KindName(source.Kind)} source, not a push source");
+        }
+
+        var views = registry.Index.Repo.FeatureViews.Where(v => v.Source == pushSource && v.Online).ToList();
+        var writes = new List<OnlineWrite>();
+        foreach (var view in views)
+        {
+            writes.AddRange(Encoder(registry, view).Encode(rows));
+        }
+
+        string? offlineFile = null;
+        if (to is PushTarget.Offline or PushTarget.OnlineAndOffline)
+        {
+            if (Options.OfflineSink is not { } sink)
+            {
+                throw new RequestException("to", "offline_unavailable", "pushing to the offline store is not available in this server");
+            }
+
+            offlineFile = await sink.AppendAsync(push, rows, Path.Combine(RepoDirectory, Config.DataDirectory), cancellationToken);
+        }
+
+        var applied = 0;
+        if (to is PushTarget.Online or PushTarget.OnlineAndOffline && writes.Count > 0)
+        {
+            applied = await Online.WriteAsync(writes, cancellationToken);
+        }
+
+        return new PushResult(rows.RowCount, [.. views.Select(v => v.Name)], applied, offlineFile);
+    }
+
+    private void CheckWriteSize(ColumnTable rows)
+    {
+        if (rows.RowCount > Options.MaxWriteRows)
+        {
+            throw new RequestException("df", "too_many_rows", $"{rows.RowCount} rows; at most {Options.MaxWriteRows} per request", 413);
+        }
+    }
+
+    private static ViewRowEncoder Encoder(ServingRegistry registry, FeatureView view) =>
+        new(view, registry.Index.JoinKeys(view.Entities), registry.Index.Source(view.Source));
+}
+
+/// <summary>What a push did.</summary>
+public sealed record PushResult(int Rows, IReadOnlyList<string> Views, int OnlineRowsApplied, string? OfflineFile);

@@ -1,0 +1,284 @@
+using Freshet.Model;
+using Freshet.Online;
+using Freshet.Registry;
+using Freshet.Values;
+
+namespace Freshet.Serving;
+
+/// <summary>
+/// The in-process API of Freshet: online reads and writes with the semantics of DESIGN §3, over an online
+/// store and a registry. The HTTP and gRPC servers are thin layers over this class.
+/// </summary>
+public sealed partial class FeatureStore : IAsyncDisposable
+{
+    private readonly IRegistryStore _registryStore;
+    private readonly TimeProvider _clock;
+    private readonly bool _ownsOnlineStore;
+    private readonly SemaphoreSlim _refreshLock = new(1, 1);
+    private ServingRegistry _registry;
+
+    private FeatureStore(IRegistryStore registryStore, IOnlineStore online, RepoConfig config, string repoDirectory, ServingRegistry registry, FeatureStoreOptions options)
+    {
+        _registryStore = registryStore;
+        Online = online;
+        Config = config;
+        RepoDirectory = repoDirectory;
+        _registry = registry;
+        Options = options;
+        _clock = options.Clock ?? TimeProvider.System;
+        _ownsOnlineStore = options.OwnsOnlineStore;
+    }
+
+    /// <summary>Opens a feature store over a registry and an online store.</summary>
+    public static async Task<FeatureStore> OpenAsync(IRegistryStore registry, IOnlineStore online, RepoConfig config, string repoDirectory, FeatureStoreOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(online);
+        var state = await registry.LoadAsync(cancellationToken) ?? RegistryState.Empty(config.Project);
+        return new FeatureStore(registry, online, config, repoDirectory, new ServingRegistry(state, config), options ?? new FeatureStoreOptions());
+    }
+
+    /// <summary>The online store.</summary>
+    public IOnlineStore Online { get; }
+
+    /// <summary>The repo settings.</summary>
+    public RepoConfig Config { get; }
+
+    /// <summary>The repo directory (file source paths are relative to it).</summary>
+    public string RepoDirectory { get; }
+
+    /// <summary>Limits and the clock.</summary>
+    public FeatureStoreOptions Options { get; }
+
+    /// <summary>The registry version being served.</summary>
+    public ServingRegistry Registry => Volatile.Read(ref _registry);
+
+    /// <summary>The current time, from the configured clock.</summary>
+    public DateTimeOffset Now => _clock.GetUtcNow();
+
+    /// <summary>
+    /// Reloads the registry when it changed (an apply elsewhere); plans of the old version are dropped with it.
+    /// Returns true when a new version was loaded.
+    /// </summary>
+    public async ValueTask<bool> RefreshAsync(CancellationToken cancellationToken = default)
+    {
+        await _refreshLock.WaitAsync(cancellationToken);
+        try
+        {
+            var state = await _registryStore.LoadAsync(cancellationToken);
+            if (state is null || state.Version == Registry.Version)
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _registry, new ServingRegistry(state, Config));
+            return true;
+        }
+        finally
+        {
+            _refreshLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Reads features for entity rows: one store round trip for all views of the request. Statuses per
+    /// DESIGN §3: PRESENT, NULL_VALUE, NOT_FOUND, OUTSIDE_MAX_AGE (older than the view's ttl; no value served).
+    /// </summary>
+    public async ValueTask<OnlineResponse> GetOnlineFeaturesAsync(OnlineRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var registry = Registry;
+        var plan = registry.GetPlan(request);
+        var rows = CheckEntities(plan, request);
+        var keyColumns = CoerceJoinKeys(plan, request, rows);
+
+        var columns = new FeatureColumn[plan.FeatureNames.Length];
+        for (var c = 0; c < columns.Length; c++)
+        {
+            columns[c] = new FeatureColumn(rows);
+        }
+
+        for (var k = 0; k < plan.JoinKeys.Length; k++)
+        {
+            keyColumns[k].CopyTo(columns[k].Values, 0);
+            Array.Fill(columns[k].Statuses, FieldStatus.Present);
+        }
+
+        var keys = new OnlineKey[plan.Views.Length * rows];
+        var keyValues = new FeatureValue[plan.JoinKeys.Length];
+        for (var v = 0; v < plan.Views.Length; v++)
+        {
+            var read = plan.Views[v];
+            for (var r = 0; r < rows; r++)
+            {
+                for (var k = 0; k < read.KeyColumns.Length; k++)
+                {
+                    keyValues[k] = keyColumns[read.KeyColumns[k]][r];
+                }
+
+                keys[(v * rows) + r] = new OnlineKey(read.View, EntityKeyCodec.Encode(keyValues.AsSpan(0, read.KeyColumns.Length)));
+            }
+        }
+
+        var stored = new byte[]?[keys.Length];
+        if (keys.Length > 0)
+        {
+            await Online.ReadAsync(keys, stored, cancellationToken);
+        }
+
+        var now = Micros.From(Now);
+        FillColumns(plan, rows, stored, columns, now);
+        return new OnlineResponse(plan.FeatureNames, columns, plan.RegistryVersion);
+    }
+
+    private static void FillColumns(OnlinePlan plan, int rows, byte[]?[] stored, FeatureColumn[] columns, long now)
+    {
+        var maxFeatures = 0;
+        foreach (var read in plan.Views)
+        {
+            maxFeatures = Math.Max(maxFeatures, read.NameHashes.Length);
+        }
+
+        var values = new FeatureValue[maxFeatures];
+        var found = new bool[maxFeatures];
+        for (var v = 0; v < plan.Views.Length; v++)
+        {
+            var read = plan.Views[v];
+            var n = read.NameHashes.Length;
+            for (var r = 0; r < rows; r++)
+            {
+                var row = stored[(v * rows) + r];
+                if (row is null)
+                {
+                    for (var f = 0; f < n; f++)
+                    {
+                        columns[read.Outputs[f]].Statuses[r] = FieldStatus.NotFound;
+                    }
+
+                    continue;
+                }
+
+                var eventMicros = RowCodec.EventMicros(row);
+                var expired = read.TtlMicros > 0 && now - eventMicros > read.TtlMicros;
+                RowCodec.Read(row, read.NameHashes, values, found);
+                for (var f = 0; f < n; f++)
+                {
+                    var column = columns[read.Outputs[f]];
+                    column.EventMicros[r] = eventMicros;
+                    if (!found[f])
+                    {
+                        column.Statuses[r] = FieldStatus.NotFound;
+                    }
+                    else if (expired)
+                    {
+                        column.Statuses[r] = FieldStatus.OutsideMaxAge;
+                    }
+                    else if (values[f].IsNull)
+                    {
+                        column.Statuses[r] = FieldStatus.NullValue;
+                    }
+                    else
+                    {
+                        column.Values[r] = values[f];
+                        column.Statuses[r] = FieldStatus.Present;
+                    }
+                }
+            }
+        }
+    }
+
+    private int CheckEntities(OnlinePlan plan, OnlineRequest request)
+    {
+        var rows = -1;
+        string? first = null;
+        foreach (var (name, values) in request.Entities)
+        {
+            if (rows >= 0 && values.Length != rows)
+            {
+                throw new RequestException($"entities.{name}", "mismatched_lengths", $"entity column '{name}' has {values.Length} values but '{first}' has {rows}; all columns must have the same length");
+            }
+
+            rows = values.Length;
+            first ??= name;
+        }
+
+        foreach (var key in plan.JoinKeys)
+        {
+            if (!request.Entities.ContainsKey(key.Name))
+            {
+                throw new RequestException("entities", "missing_join_key", $"missing join key '{key.Name}' ({key.Type}), needed by the requested features");
+            }
+        }
+
+        rows = Math.Max(rows, 0);
+        if (rows > Options.MaxEntityRows)
+        {
+            throw new RequestException("entities", "too_many_rows", $"{rows} entity rows; at most {Options.MaxEntityRows} per request", 413);
+        }
+
+        return rows;
+    }
+
+    private static FeatureValue[][] CoerceJoinKeys(OnlinePlan plan, OnlineRequest request, int rows)
+    {
+        var result = new FeatureValue[plan.JoinKeys.Length][];
+        for (var k = 0; k < plan.JoinKeys.Length; k++)
+        {
+            var key = plan.JoinKeys[k];
+            var input = request.Entities[key.Name];
+            var output = new FeatureValue[rows];
+            for (var r = 0; r < rows; r++)
+            {
+                if (input[r].IsNull)
+                {
+                    throw new RequestException($"entities.{key.Name}[{r}]", "null_join_key", $"join key '{key.Name}' is null in row {r}");
+                }
+
+                if (!ValueCoercion.TryCoerce(input[r], key.Type, out output[r], out var error))
+                {
+                    throw new RequestException($"entities.{key.Name}[{r}]", "wrong_type", $"join key '{key.Name}' row {r}: {error}");
+                }
+            }
+
+            result[k] = output;
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownsOnlineStore)
+        {
+            await Online.DisposeAsync();
+        }
+
+        _refreshLock.Dispose();
+    }
+}
+
+/// <summary>Limits and the clock of a <see cref="FeatureStore"/>.</summary>
+public sealed record FeatureStoreOptions
+{
+    /// <summary>The most entity rows one read may ask for (more gives 413).</summary>
+    public int MaxEntityRows { get; init; } = 10_000;
+
+    /// <summary>The most rows one push or write may carry (more gives 413).</summary>
+    public int MaxWriteRows { get; init; } = 100_000;
+
+    /// <summary>Rows per batch read from a batch source and written online during materialization.</summary>
+    public int MaterializeBatchSize { get; init; } = 10_000;
+
+    /// <summary>The clock (tests inject one); the system clock when null.</summary>
+    public TimeProvider? Clock { get; init; }
+
+    /// <summary>Where offline pushes go; null when this host has no offline store.</summary>
+    public IOfflineSink? OfflineSink { get; init; }
+
+    /// <summary>Reads batch sources for materialization; null when this host has no offline engine.</summary>
+    public IOfflineSource? OfflineSource { get; init; }
+
+    /// <summary>Whether disposing the feature store disposes the online store.</summary>
+    public bool OwnsOnlineStore { get; init; } = true;
+}
