@@ -1,0 +1,209 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text.Json;
+using Freshet.Serving;
+
+namespace Freshet.Server.Http;
+
+/// <summary>Feast's HTTP API over a <see cref="FeatureStore"/>.</summary>
+internal static class FeastHttpEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app, FeatureStore store, FreshetServerOptions options)
+    {
+        app.MapPost("/get-online-features", ctx => Handle(ctx, options, async body =>
+        {
+            var request = FeastJsonReader.ReadGetOnlineFeatures(body.Span);
+            var response = await store.GetOnlineFeaturesAsync(request, ctx.RequestAborted);
+            ctx.Response.ContentType = "application/json";
+            FeastJsonWriter.WriteOnlineResponse(ctx.Response.BodyWriter, response);
+        }));
+
+        app.MapPost("/push", ctx => Handle(ctx, options, async body =>
+        {
+            var (source, rows, to) = FeastJsonReader.ReadPush(body.Span);
+            var result = await store.PushAsync(source, rows, to, ctx.RequestAborted);
+            await WriteJsonAsync(ctx, w =>
+            {
+                w.WriteNumber("rows", result.Rows);
+                w.WriteStartArray("views");
+                foreach (var v in result.Views)
+                {
+                    w.WriteStringValue(v);
+                }
+
+                w.WriteEndArray();
+                w.WriteNumber("online_rows_applied", result.OnlineRowsApplied);
+                if (result.OfflineFile is not null)
+                {
+                    w.WriteString("offline_file", result.OfflineFile);
+                }
+            });
+        }));
+
+        app.MapPost("/write-to-online-store", ctx => Handle(ctx, options, async body =>
+        {
+            var (view, rows) = FeastJsonReader.ReadWriteToOnlineStore(body.Span);
+            var applied = await store.WriteToOnlineStoreAsync(view, rows, ctx.RequestAborted);
+            await WriteJsonAsync(ctx, w =>
+            {
+                w.WriteNumber("rows", rows.RowCount);
+                w.WriteNumber("online_rows_applied", applied);
+            });
+        }));
+
+        app.MapPost("/materialize", ctx => Handle(ctx, options, async body =>
+        {
+            var (start, end, views) = FeastJsonReader.ReadMaterialize(body.Span, incremental: false);
+            var results = await store.MaterializeAsync(start!.Value, end, views, cancellationToken: ctx.RequestAborted);
+            await WriteMaterializedAsync(ctx, results);
+        }));
+
+        app.MapPost("/materialize-incremental", ctx => Handle(ctx, options, async body =>
+        {
+            var (_, end, views) = FeastJsonReader.ReadMaterialize(body.Span, incremental: true);
+            var results = await store.MaterializeIncrementalAsync(end, views, cancellationToken: ctx.RequestAborted);
+            await WriteMaterializedAsync(ctx, results);
+        }));
+
+        app.MapGet("/health", async ctx =>
+        {
+            try
+            {
+                // A read of a key that cannot exist proves the online store answers.
+                await store.Online.ReadAsync([new Online.OnlineKey("\u0001health", [])], new byte[]?[1], ctx.RequestAborted);
+                await WriteJsonAsync(ctx, w =>
+                {
+                    w.WriteString("status", "ok");
+                    w.WriteNumber("registry_version", store.Registry.Version);
+                });
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+                await WriteJsonAsync(ctx, w =>
+                {
+                    w.WriteString("status", "unavailable");
+                    w.WriteString("message", e.Message);
+                });
+            }
+        });
+    }
+
+    private static Task WriteMaterializedAsync(HttpContext ctx, IReadOnlyList<MaterializeViewResult> results) => WriteJsonAsync(ctx, w =>
+    {
+        w.WriteStartArray("views");
+        foreach (var r in results)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", r.View);
+            w.WriteString("start_ts", r.Start);
+            w.WriteString("end_ts", r.End);
+            w.WriteNumber("rows", r.Rows);
+            w.WriteNumber("online_rows_applied", r.Applied);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+    });
+
+    private static async Task WriteJsonAsync(HttpContext ctx, Action<Utf8JsonWriter> body)
+    {
+        ctx.Response.ContentType = "application/json";
+        using (var w = new Utf8JsonWriter(ctx.Response.BodyWriter))
+        {
+            w.WriteStartObject();
+            body(w);
+            w.WriteEndObject();
+        }
+
+        await ctx.Response.BodyWriter.FlushAsync(ctx.RequestAborted);
+    }
+
+    /// <summary>
+    /// Reads the whole body (bounded) and runs the handler; bad input of any kind becomes a 4xx with a JSON
+    /// body naming the field and the problem, never a 500.
+    /// </summary>
+    private static async Task Handle(HttpContext ctx, FreshetServerOptions options, Func<ReadOnlyMemory<byte>, Task> handler)
+    {
+        byte[]? rented = null;
+        try
+        {
+            var (buffer, length) = await ReadBodyAsync(ctx.Request.BodyReader, options.MaxRequestBodyBytes, ctx.RequestAborted);
+            rented = buffer;
+            await handler(buffer.AsMemory(0, length));
+        }
+        catch (RequestException e)
+        {
+            await ErrorAsync(ctx, e.Status, e.Code, e.Field, e.Message);
+        }
+        catch (JsonException e)
+        {
+            var where = e.LineNumber is { } line ? $" (line {line + 1}, byte {e.BytePositionInLine + 1})" : "";
+            await ErrorAsync(ctx, 400, "bad_json", "body", $"the body is not valid JSON{where}: {FirstSentence(e.Message)}");
+        }
+        catch (InvalidOperationException e) when (e.InnerException is System.Text.DecoderFallbackException)
+        {
+            await ErrorAsync(ctx, 400, "bad_utf8", "body", "the body is not valid UTF-8");
+        }
+        catch (BadHttpRequestException e)
+        {
+            await ErrorAsync(ctx, e.StatusCode, e.StatusCode == 413 ? "body_too_large" : "bad_request", "body", e.Message);
+        }
+        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; nobody to answer.
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var cut = message.IndexOf(". ", StringComparison.Ordinal);
+        return cut > 0 ? message[..(cut + 1)] : message;
+    }
+
+    private static async Task ErrorAsync(HttpContext ctx, int status, string code, string field, string message)
+    {
+        if (ctx.Response.HasStarted)
+        {
+            return;
+        }
+
+        ctx.Response.Clear();
+        ctx.Response.StatusCode = status;
+        ctx.Response.ContentType = "application/json";
+        FeastJsonWriter.WriteError(ctx.Response.BodyWriter, code, field, message);
+        await ctx.Response.BodyWriter.FlushAsync(CancellationToken.None);
+    }
+
+    private static async Task<(byte[] Buffer, int Length)> ReadBodyAsync(PipeReader reader, long limit, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken);
+            var buffer = result.Buffer;
+            if (buffer.Length > limit)
+            {
+                reader.AdvanceTo(buffer.End);
+                throw new RequestException("body", "body_too_large", $"the body is larger than {limit} bytes", 413);
+            }
+
+            if (result.IsCompleted)
+            {
+                var length = (int)buffer.Length;
+                var array = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+                buffer.CopyTo(array);
+                reader.AdvanceTo(buffer.End);
+                return (array, length);
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+}
