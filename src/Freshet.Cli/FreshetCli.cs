@@ -36,10 +36,26 @@ public static class FreshetCli
         root.Subcommands.Add(RegistryCommands.Rollback(Context, json));
         root.Subcommands.Add(RegistryCommands.Lineage(Context, json));
         root.Subcommands.Add(RegistryCommands.Version(output, json));
+        root.Subcommands.Add(ServeCommands.Serve(Context));
+        root.Subcommands.Add(ServeCommands.Get(Context, json));
 
         try
         {
-            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
+            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }, cancellationToken);
+        }
+        catch (CliException e)
+        {
+            await error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.Error;
+        }
+        catch (Freshet.Serving.RequestException e)
+        {
+            await error.WriteLineAsync($"error: {e.Field}: {e.Message}");
+            return ExitCodes.Error;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return 130;
         }
         catch (RegistryCorruptException e)
         {

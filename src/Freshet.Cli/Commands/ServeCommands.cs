@@ -1,0 +1,157 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Freshet.Server;
+using Freshet.Serving;
+using Freshet.Values;
+
+namespace Freshet.Cli.Commands;
+
+/// <summary><c>serve</c>, <c>get</c>, <c>materialize</c> and <c>materialize-incremental</c>.</summary>
+internal static class ServeCommands
+{
+    public static Command Serve(Func<ParseResult, CliContext> context)
+    {
+        var host = new Option<string?>("--host") { Description = "The address to bind (default: server.host of freshet.yaml, 127.0.0.1)" };
+        var port = new Option<int?>("--port") { Description = "The HTTP port (default: server.port, 6566)" };
+        var grpcPort = new Option<int?>("--grpc-port") { Description = "The gRPC port (default: server.grpc_port, 6570; -1 turns gRPC off)" };
+        var command = new Command("serve", "Serve features over Feast's HTTP API and gRPC ServingService until stopped (Ctrl+C)");
+        command.Options.Add(host);
+        command.Options.Add(port);
+        command.Options.Add(grpcPort);
+        command.SetAction(async (r, ct) =>
+        {
+            var ctx = context(r);
+            var (config, registry, code) = ctx.OpenRegistry();
+            if (config is null || registry is null)
+            {
+                return code;
+            }
+
+            await using var store = await Hosting.OpenFeatureStoreAsync(ctx.RepoDirectory, config, registry, ct);
+            var options = new FreshetServerOptions
+            {
+                Host = r.GetValue(host) ?? config.Server.Host,
+                Port = r.GetValue(port) ?? config.Server.Port,
+                GrpcPort = r.GetValue(grpcPort) ?? config.Server.GrpcPort,
+            };
+            await using var server = await FreshetServer.StartAsync(store, options, ct);
+            ctx.Out.WriteLine($"Serving project '{config.Project}' (registry version {store.Registry.Version}) on http://{options.Host}:{server.HttpPort}" +
+                (server.GrpcPort >= 0 ? $" and gRPC {options.Host}:{server.GrpcPort}" : "") + ". Ctrl+C stops.");
+            await ctx.Out.FlushAsync(ct);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    public static Command Get(Func<ParseResult, CliContext> context, Option<bool> json)
+    {
+        var features = new Option<string?>("--features") { Description = "Comma-separated view:feature references" };
+        var service = new Option<string?>("--service") { Description = "A feature service" };
+        var entity = new Option<string[]>("--entity") { Description = "KEY=VALUE, repeated for each row and key (driver_id=1001 --entity driver_id=1002)", AllowMultipleArgumentsPerToken = false };
+        var fullNames = new Option<bool>("--full-feature-names") { Description = "Name outputs view__feature" };
+        var command = new Command("get", "Read online features, as a model would");
+        command.Options.Add(features);
+        command.Options.Add(service);
+        command.Options.Add(entity);
+        command.Options.Add(fullNames);
+        command.SetAction(async (r, ct) =>
+        {
+            var ctx = context(r);
+            var (config, registry, code) = ctx.OpenRegistry();
+            if (config is null || registry is null)
+            {
+                return code;
+            }
+
+            var entities = new Dictionary<string, List<FeatureValue>>(StringComparer.Ordinal);
+            foreach (var pair in r.GetValue(entity) ?? [])
+            {
+                var eq = pair.IndexOf('=', StringComparison.Ordinal);
+                if (eq <= 0)
+                {
+                    return ctx.Fail($"--entity '{pair}' must be KEY=VALUE");
+                }
+
+                var value = pair[(eq + 1)..];
+                var parsed = long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) ? FeatureValue.FromInt64(l)
+                    : double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? FeatureValue.FromFloat64(d)
+                    : FeatureValue.FromString(value);
+                if (!entities.TryGetValue(pair[..eq], out var column))
+                {
+                    entities[pair[..eq]] = column = [];
+                }
+
+                column.Add(parsed);
+            }
+
+            await using var store = await Hosting.OpenFeatureStoreAsync(ctx.RepoDirectory, config, registry, ct);
+            OnlineResponse response;
+            try
+            {
+                response = await store.GetOnlineFeaturesAsync(new OnlineRequest
+                {
+                    Features = r.GetValue(features) is { } f ? [.. f.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)] : null,
+                    FeatureService = r.GetValue(service),
+                    Entities = entities.ToDictionary(e => e.Key, e => e.Value.ToArray()),
+                    FullFeatureNames = r.GetValue(fullNames),
+                }, ct);
+            }
+            catch (RequestException e)
+            {
+                return ctx.Fail($"{e.Field}: {e.Message}");
+            }
+
+            if (r.GetValue(json))
+            {
+                var rows = new JsonArray();
+                for (var i = 0; i < response.RowCount; i++)
+                {
+                    var row = new JsonObject();
+                    for (var c = 0; c < response.FeatureNames.Count; c++)
+                    {
+                        var column = response.Columns[c];
+                        row[response.FeatureNames[c]] = new JsonObject
+                        {
+                            ["value"] = column.Values[i].IsNull ? null : JsonValue.Create(column.Values[i].ToString()),
+                            ["status"] = Status(column.Statuses[i]),
+                            ["event_timestamp"] = column.EventMicros[i] == 0 ? null : Micros.ToRfc3339(column.EventMicros[i]),
+                        };
+                    }
+
+                    rows.Add(row);
+                }
+
+                ctx.WriteJson(new JsonObject { ["registry_version"] = response.RegistryVersion, ["rows"] = rows });
+                return ExitCodes.Ok;
+            }
+
+            var table = new TextTable([.. response.FeatureNames]);
+            for (var i = 0; i < response.RowCount; i++)
+            {
+                table.Add([.. response.Columns.Select(c => c.Statuses[i] == FieldStatus.Present ? c.Values[i].ToString() : Status(c.Statuses[i]))]);
+            }
+
+            table.WriteTo(ctx.Out);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static string Status(FieldStatus status) => status switch
+    {
+        FieldStatus.Present => "PRESENT",
+        FieldStatus.NullValue => "NULL_VALUE",
+        FieldStatus.NotFound => "NOT_FOUND",
+        FieldStatus.OutsideMaxAge => "OUTSIDE_MAX_AGE",
+        _ => "INVALID",
+    };
+}

@@ -1,0 +1,38 @@
+using Freshet.Model;
+using Freshet.Online;
+using Freshet.Registry;
+using Freshet.Serving;
+
+namespace Freshet.Cli;
+
+/// <summary>
+/// Wires the parts a repo's freshet.yaml names: registry store, online store, offline engine. The only place
+/// that knows the concrete back ends.
+/// </summary>
+internal static class Hosting
+{
+    /// <summary>The data directory of a repo, absolute.</summary>
+    public static string DataDirectory(string repoDirectory, RepoConfig config) =>
+        Path.GetFullPath(Path.Combine(repoDirectory, config.DataDirectory));
+
+    /// <summary>Opens the online store freshet.yaml names.</summary>
+    public static IOnlineStore OpenOnlineStore(string repoDirectory, RepoConfig config)
+    {
+        var store = config.OnlineStore;
+        return store.Type switch
+        {
+            "memory" => new InMemoryOnlineStore(),
+            _ => throw new CliException($"{RepoConfig.FileName}: online store type '{store.Type}' is not available in this version of Freshet; use 'rocksdb' or 'memory'"),
+        };
+    }
+
+    /// <summary>Opens a feature store over the repo's registry and online store.</summary>
+    public static async Task<FeatureStore> OpenFeatureStoreAsync(string repoDirectory, RepoConfig config, IRegistryStore registry, CancellationToken cancellationToken)
+    {
+        var online = OpenOnlineStore(repoDirectory, config);
+        return await FeatureStore.OpenAsync(registry, online, config, Path.GetFullPath(repoDirectory), new FeatureStoreOptions(), cancellationToken);
+    }
+}
+
+/// <summary>A problem the CLI reports as a one-line error (exit code 1).</summary>
+internal sealed class CliException(string message) : Exception(message);
