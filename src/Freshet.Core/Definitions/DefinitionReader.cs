@@ -297,13 +297,15 @@ internal sealed class DefinitionReader(ReadContext ctx)
             createdField = m.Name("created_timestamp_field", required: false);
         }
 
+        // Metadata is read before unknown keys are reported, or description/owner/tags would count as unknown.
+        source = WithMetadata(source ?? new RequestSource(""), m);
         m.ReportUnknownKeys();
-        if (source is null || name is null)
+        if (type is not ("file" or "push" or "kafka" or "nats" or "request") || name is null)
         {
             return null;
         }
 
-        return WithMetadata(source, m) with { Schema = schema, TimestampField = timestampField, CreatedTimestampField = createdField };
+        return source with { Schema = schema, TimestampField = timestampField, CreatedTimestampField = createdField };
     }
 
     private FeatureView? ReadFeatureView(YamlNode node, string path)

@@ -35,6 +35,7 @@ internal sealed class YamlMap
     private readonly ReadContext _ctx;
     private readonly Dictionary<string, (YamlNode Key, YamlNode Value)> _entries = new(StringComparer.Ordinal);
     private readonly List<string> _known = [];
+    private readonly HashSet<string> _missingReported = new(StringComparer.Ordinal);
 
     public YamlMap(YamlMappingNode node, ReadContext ctx, string path, string what)
     {
@@ -113,7 +114,7 @@ internal sealed class YamlMap
         var node = Value(key);
         if (node is null)
         {
-            if (required)
+            if (required && _missingReported.Add(key))
             {
                 _ctx.Error(_node, $"{What}: '{key}' is required");
             }
@@ -229,7 +230,7 @@ internal sealed class YamlMap
         var node = Value(key);
         if (node is null)
         {
-            if (required)
+            if (required && _missingReported.Add(key))
             {
                 _ctx.Error(_node, $"{What}: '{key}' is required");
             }
