@@ -38,6 +38,8 @@ public static class FreshetCli
         root.Subcommands.Add(RegistryCommands.Version(output, json));
         root.Subcommands.Add(ServeCommands.Serve(Context));
         root.Subcommands.Add(ServeCommands.Get(Context, json));
+        root.Subcommands.Add(MaterializeCommands.Materialize(Context, json));
+        root.Subcommands.Add(MaterializeCommands.MaterializeIncremental(Context, json));
 
         try
         {

@@ -26,6 +26,24 @@ internal static class Hosting
         };
     }
 
+    /// <summary>
+    /// Opens the online store, or returns null with the reason when another process holds it (an embedded
+    /// store has one owner: a running <c>freshet serve</c>).
+    /// </summary>
+    public static IOnlineStore? TryOpenOnlineStore(string repoDirectory, RepoConfig config, out string? busy)
+    {
+        busy = null;
+        try
+        {
+            return OpenOnlineStore(repoDirectory, config);
+        }
+        catch (StoreBusyException e)
+        {
+            busy = e.Message;
+            return null;
+        }
+    }
+
     /// <summary>Opens a feature store over the repo's registry and online store.</summary>
     public static async Task<FeatureStore> OpenFeatureStoreAsync(string repoDirectory, RepoConfig config, IRegistryStore registry, CancellationToken cancellationToken)
     {
@@ -33,6 +51,9 @@ internal static class Hosting
         return await FeatureStore.OpenAsync(registry, online, config, Path.GetFullPath(repoDirectory), new FeatureStoreOptions(), cancellationToken);
     }
 }
+
+/// <summary>The online store is held by another process (a running server).</summary>
+internal sealed class StoreBusyException(string message) : Exception(message);
 
 /// <summary>A problem the CLI reports as a one-line error (exit code 1).</summary>
 internal sealed class CliException(string message) : Exception(message);

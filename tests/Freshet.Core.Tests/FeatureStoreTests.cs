@@ -12,6 +12,7 @@ public sealed class FeatureStoreTests : IAsyncLifetime
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private readonly ManualClock _clock = new(T0.AddHours(1));
     private readonly InMemoryRegistryStore _registry = new();
+    private readonly InMemoryOnlineStore _online = new();
     private FeatureStore _store = null!;
 
     public async Task InitializeAsync()
@@ -30,7 +31,7 @@ public sealed class FeatureStoreTests : IAsyncLifetime
             .GetValueOrThrow();
         var plan = RegistryPlanner.Plan(null, repo).GetValueOrThrow();
         await _registry.CommitAsync(RegistryPlanner.Apply(null, plan, "test", T0), 0);
-        _store = await FeatureStore.OpenAsync(_registry, new InMemoryOnlineStore(), repo.Config, ".", new FeatureStoreOptions { Clock = _clock, MaxEntityRows = 100 });
+        _store = await FeatureStore.OpenAsync(_registry, _online, repo.Config, ".", new FeatureStoreOptions { Clock = _clock, MaxEntityRows = 100 });
     }
 
     public async Task DisposeAsync() => await _store.DisposeAsync();
@@ -71,6 +72,31 @@ public sealed class FeatureStoreTests : IAsyncLifetime
         Assert.Equal(Micros.From(T0.AddMinutes(5)), r.Columns[1].EventMicros[1]);
         Assert.Equal(0, r.Columns[1].EventMicros[2]);
         Assert.True(r.Columns[1].Values[2].IsNull);
+    }
+
+    [Fact]
+    public async Task A_view_deleted_from_the_registry_loses_its_online_rows_when_the_store_follows()
+    {
+        await PushDrivers([1001], [0.5], [T0]);
+        await _store.PushAsync("rider_push", Rows(("rider_id", S("r1", "r2")), ("rating", D(4.5, 3.0)), ("city", S("a", "b")), ("ts", Ts(T0, T0))), PushTarget.Online);
+        var state = await _registry.LoadAsync();
+        var smaller = new RepoBuilder("fs")
+            .Add(new Entity("driver", [new JoinKey("driver_id", FeatureType.Of(ScalarKind.Int64))]))
+            .Add(new PushSource("driver_push") { TimestampField = "event_timestamp", CreatedTimestampField = "created" })
+            .Add(new FeatureView("driver_stats", ["driver"], "driver_push",
+                [new Field("conv_rate", FeatureType.Of(ScalarKind.Float32)), new Field("trips", FeatureType.Of(ScalarKind.Int32)), new Field("city", FeatureType.Of(ScalarKind.String))])
+            { Ttl = TimeSpan.FromDays(1) })
+            .Build()
+            .GetValueOrThrow();
+        var plan = RegistryPlanner.Plan(state, smaller).GetValueOrThrow();
+        await _registry.CommitAsync(RegistryPlanner.Apply(state, plan, "test", T0), state!.Version);
+
+        Assert.True(await _store.RefreshAsync());
+
+        Assert.Equal(0, await _online.DeleteViewAsync("rider_stats"));
+        var r = await Get(["driver_stats:conv_rate"], ("driver_id", I(1001)));
+        Assert.Equal(FieldStatus.Present, r.Columns[1].Statuses[0]);
+        Assert.Equal(1, await _online.DeleteViewAsync("driver_stats"));
     }
 
     [Fact]

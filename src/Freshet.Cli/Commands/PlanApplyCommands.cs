@@ -15,7 +15,7 @@ internal static class PlanApplyCommands
         command.SetAction(async (r, ct) =>
         {
             var ctx = context(r);
-            var (plan, _, code) = await MakePlanAsync(ctx, ct);
+            var (plan, _, _, code) = await MakePlanAsync(ctx, ct);
             if (plan is null)
             {
                 return code;
@@ -43,8 +43,8 @@ internal static class PlanApplyCommands
         command.SetAction(async (r, ct) =>
         {
             var ctx = context(r);
-            var (plan, store, code) = await MakePlanAsync(ctx, ct);
-            if (plan is null || store is null)
+            var (plan, store, config, code) = await MakePlanAsync(ctx, ct);
+            if (plan is null || store is null || config is null)
             {
                 return code;
             }
@@ -79,6 +79,8 @@ internal static class PlanApplyCommands
                     ctx.Err.WriteLine($"error: {e.Message}");
                     return ExitCodes.Conflict;
                 }
+
+                await RemoveDroppedDataAsync(ctx, config, plan, ct);
             }
 
             if (asJson)
@@ -100,23 +102,52 @@ internal static class PlanApplyCommands
         return command;
     }
 
-    private static async Task<(RegistryPlan? Plan, IRegistryStore? Store, int ExitCode)> MakePlanAsync(CliContext ctx, CancellationToken ct)
+    private static async Task<(RegistryPlan? Plan, IRegistryStore? Store, RepoConfig? Config, int ExitCode)> MakePlanAsync(CliContext ctx, CancellationToken ct)
     {
         var (config, store, code) = ctx.OpenRegistry();
         if (config is null || store is null)
         {
-            return (null, null, code);
+            return (null, null, null, code);
         }
 
         var repo = RepoLoader.Load(ctx.RepoDirectory);
         if (!repo.IsValid)
         {
-            return (null, null, ctx.Fail(repo.Diagnostics));
+            return (null, null, null, ctx.Fail(repo.Diagnostics));
         }
 
         var current = await store.LoadAsync(ct);
         var plan = RegistryPlanner.Plan(current, repo.Value!);
-        return plan.IsValid ? (plan.Value, store, ExitCodes.Ok) : (null, null, ctx.Fail(plan.Diagnostics));
+        return plan.IsValid ? (plan.Value, store, config, ExitCodes.Ok) : (null, null, null, ctx.Fail(plan.Diagnostics));
+    }
+
+    /// <summary>
+    /// Removes the online data of views the apply deleted or changed incompatibly. When a running server holds
+    /// the embedded store, the server does it as it follows the registry (deleted views only).
+    /// </summary>
+    private static async Task RemoveDroppedDataAsync(CliContext ctx, RepoConfig config, RegistryPlan plan, CancellationToken ct)
+    {
+        var views = plan.Effective.Where(c => ObjectKinds.IsView(c.Kind) && c.DropsData is not null).Select(c => c.Name).ToList();
+        if (views.Count == 0)
+        {
+            return;
+        }
+
+        var online = Hosting.TryOpenOnlineStore(ctx.RepoDirectory, config, out var busy);
+        if (online is null)
+        {
+            ctx.Err.WriteLine($"note: {busy}; the server removes the online data of deleted views when it picks up this version.");
+            return;
+        }
+
+        await using (online)
+        {
+            foreach (var view in views)
+            {
+                var removed = await online.DeleteViewAsync(view, ct);
+                ctx.Err.WriteLine($"removed {removed} online row{(removed == 1 ? "" : "s")} of view '{view}'");
+            }
+        }
     }
 
     private static void WritePlan(TextWriter w, RegistryPlan plan)

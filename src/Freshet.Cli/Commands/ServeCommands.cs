@@ -7,7 +7,7 @@ using Freshet.Values;
 
 namespace Freshet.Cli.Commands;
 
-/// <summary><c>serve</c>, <c>get</c>, <c>materialize</c> and <c>materialize-incremental</c>.</summary>
+/// <summary><c>serve</c> and <c>get</c>.</summary>
 internal static class ServeCommands
 {
     public static Command Serve(Func<ParseResult, CliContext> context)

@@ -3,8 +3,11 @@ using Freshet.Registry;
 
 namespace Freshet.Serving;
 
-/// <summary>Progress of a materialization, reported after each batch.</summary>
-public sealed record MaterializeProgress(string View, long Rows, TimeSpan Elapsed);
+/// <summary>
+/// Progress of a materialization of one view, reported when it starts and after each batch; <see cref="Total"/>
+/// is the number of rows the view will get, when the offline engine can tell.
+/// </summary>
+public sealed record MaterializeProgress(string View, long Rows, long? Total, TimeSpan Elapsed);
 
 /// <summary>What a materialization did for one view.</summary>
 public sealed record MaterializeViewResult(string View, DateTimeOffset Start, DateTimeOffset End, long Rows, int Applied, TimeSpan Elapsed);
@@ -31,9 +34,12 @@ public sealed partial class FeatureStore
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var encoder = Encoder(registry, view);
+            var joinKeys = registry.Index.JoinKeys(view.Entities);
+            var total = progress is null ? null : await reader.CountLatestAsync(view, joinKeys, source, RepoDirectory, start, end, cancellationToken);
             long rows = 0;
             var applied = 0;
-            await foreach (var batch in reader.ReadLatestAsync(view, registry.Index.JoinKeys(view.Entities), source, RepoDirectory, start, end, Options.MaterializeBatchSize, cancellationToken))
+            progress?.Report(new MaterializeProgress(view.Name, 0, total, clock.Elapsed));
+            await foreach (var batch in reader.ReadLatestAsync(view, joinKeys, source, RepoDirectory, start, end, Options.MaterializeBatchSize, cancellationToken))
             {
                 var writes = encoder.Encode(batch, view.Name);
                 if (writes.Count > 0)
@@ -42,7 +48,7 @@ public sealed partial class FeatureStore
                 }
 
                 rows += writes.Count;
-                progress?.Report(new MaterializeProgress(view.Name, rows, clock.Elapsed));
+                progress?.Report(new MaterializeProgress(view.Name, rows, total, clock.Elapsed));
             }
 
             results.Add(new MaterializeViewResult(view.Name, start, end, rows, applied, clock.Elapsed));

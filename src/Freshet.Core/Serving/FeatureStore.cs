@@ -71,7 +71,20 @@ public sealed partial class FeatureStore : IAsyncDisposable
                 return false;
             }
 
-            Volatile.Write(ref _registry, new ServingRegistry(state, Config));
+            var previous = Registry;
+            var next = new ServingRegistry(state, Config);
+            Volatile.Write(ref _registry, next);
+
+            // A view deleted from the registry takes its online data with it (DESIGN: apply removes the data of
+            // deleted views); the host that owns the online store does it as it follows the registry.
+            foreach (var name in previous.Index.ViewNames)
+            {
+                if (previous.Index.View(name) is { Kind: ObjectKind.FeatureView or ObjectKind.AggregationView } && next.Index.View(name) is null)
+                {
+                    await Online.DeleteViewAsync(name, cancellationToken);
+                }
+            }
+
             return true;
         }
         finally

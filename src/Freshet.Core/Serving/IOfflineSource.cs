@@ -16,4 +16,11 @@ public interface IOfflineSource
     /// </summary>
     IAsyncEnumerable<ColumnTable> ReadLatestAsync(FeatureView view, IReadOnlyList<JoinKey> joinKeys, FileSource source, string repoDirectory,
         DateTimeOffset start, DateTimeOffset end, int batchSize, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// How many rows <see cref="ReadLatestAsync"/> would deliver for the same arguments (the number of distinct
+    /// entity keys in the interval), for progress and ETA; null when the engine cannot tell cheaply.
+    /// </summary>
+    ValueTask<long?> CountLatestAsync(FeatureView view, IReadOnlyList<JoinKey> joinKeys, FileSource source, string repoDirectory,
+        DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken = default) => ValueTask.FromResult<long?>(null);
 }
