@@ -56,6 +56,9 @@ public sealed class RocksDbOnlineStore : IOnlineStore
         _stripeMask = stripes - 1;
     }
 
+    /// <summary>Runs after a write call has read the stored rows and before it commits (tests widen races with it).</summary>
+    internal Action<IReadOnlyList<OnlineWrite>>? BeforeCommit { get; set; }
+
     /// <summary>The directory holding the database.</summary>
     public string Directory => _db.Path;
 
@@ -150,6 +153,7 @@ public sealed class RocksDbOnlineStore : IOnlineStore
             }
         }
 
+        BeforeCommit?.Invoke(writes);
         if (winners.Count > 0)
         {
             using var batch = new WriteBatch();

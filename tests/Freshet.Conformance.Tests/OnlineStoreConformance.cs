@@ -228,24 +228,26 @@ public abstract class OnlineStoreConformance : IAsyncLifetime
     [Fact]
     public async Task Concurrent_writers_of_the_same_keys_leave_the_newest_row_of_each()
     {
-        const int Keys = 40;
+        const int Keys = 4;
         var random = new Random(20261129);
 
-        // Timestamps are unique per key, so the expected winner is unambiguous; the value names its timestamps.
+        // Timestamps mostly rise with the batch number, so concurrent writers of a key usually carry rows of
+        // neighbouring age and a lost update would show. They are unique per key, so the winner is unambiguous;
+        // each row's value is its timestamp pair.
         var batches = new List<OnlineWrite[]>();
         var expected = new long[Keys];
         var used = new HashSet<(long, long)>();
-        for (var b = 0; b < 400; b++)
+        for (var b = 0; b < 2_000; b++)
         {
-            var batch = new OnlineWrite[random.Next(1, 8)];
+            var batch = new OnlineWrite[random.Next(1, 4)];
             for (var i = 0; i < batch.Length; i++)
             {
                 var id = random.Next(Keys);
                 long eventMicros, createdMicros;
                 do
                 {
-                    eventMicros = random.Next(50);
-                    createdMicros = random.Next(50);
+                    eventMicros = (b / 4) + random.Next(8);
+                    createdMicros = random.Next(100);
                 }
                 while (!used.Add((id, (eventMicros * 100) + createdMicros)));
 
@@ -258,7 +260,7 @@ public abstract class OnlineStoreConformance : IAsyncLifetime
         }
 
         var applied = 0;
-        await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (batch, ct) =>
+        await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (batch, ct) =>
             Interlocked.Add(ref applied, await Store.WriteAsync(batch, ct)));
 
         var rows = await Read([.. Enumerable.Range(0, Keys).Select(id => new OnlineKey("v", Key(id)))]);

@@ -34,7 +34,7 @@ public sealed class RocksDbKillTests : IDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(25));
 
         // Several rounds against the same directory: each reopens a store recovered from the previous kill.
-        for (var round = 0; round < 3; round++)
+        for (var round = 0; round < 5; round++)
         {
             var view = "round" + round;
             var killAfter = random.Next(3, 30);
@@ -61,6 +61,8 @@ public sealed class RocksDbKillTests : IDisposable
             }
             finally
             {
+                // A little later than the last ack read, so the kill usually lands inside a later write.
+                await Task.Delay(random.Next(0, 15));
                 process.Kill(entireProcessTree: true);
             }
 

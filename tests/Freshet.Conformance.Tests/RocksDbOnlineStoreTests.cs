@@ -71,4 +71,49 @@ public sealed class RocksDbOnlineStoreTests : IDisposable
         await store.ReadAsync([new OnlineKey("a", [1])], read);
         Assert.Null(read[0]);
     }
+
+    [Fact]
+    public void A_key_starts_with_the_view_name_as_a_varint_length_and_its_utf8_bytes()
+    {
+        Assert.Equal([1, (byte)'a'], RocksDbOnlineStore.EncodeViewPrefix("a"));
+        Assert.Equal([0], RocksDbOnlineStore.EncodeViewPrefix(""));
+        Assert.Equal([5, (byte)'c', (byte)'a', (byte)'f', 0xC3, 0xA9], RocksDbOnlineStore.EncodeViewPrefix("caf\u00e9"));
+
+        var longName = new string('v', 200);
+        var prefix = RocksDbOnlineStore.EncodeViewPrefix(longName);
+        Assert.Equal([0xC8, 0x01], prefix[..2]);
+        Assert.Equal(202, prefix.Length);
+    }
+
+    [Fact]
+    public async Task A_newer_row_written_while_an_older_one_is_between_its_read_and_its_commit_still_wins()
+    {
+        await using var store = RocksDbOnlineStore.Open(_dir);
+        var key = OnlineStoreConformance.Key(1);
+        using var olderHasRead = new ManualResetEventSlim();
+        using var releaseOlder = new ManualResetEventSlim();
+        store.BeforeCommit = writes =>
+        {
+            if (OnlineStoreConformance.ValueOf(writes[0].Row) == 1)
+            {
+                olderHasRead.Set();
+                releaseOlder.Wait(TimeSpan.FromSeconds(10));
+            }
+        };
+
+        // The older writer stops after reading "nothing stored"; the newer one must not slip in before it
+        // commits, or the older row would land last and overwrite it.
+        var older = Task.Run(async () => await store.WriteAsync([new OnlineWrite("v", key, OnlineStoreConformance.Row(1_000, 0, 1))]));
+        Assert.True(olderHasRead.Wait(TimeSpan.FromSeconds(10)));
+        var newer = Task.Run(async () => await store.WriteAsync([new OnlineWrite("v", key, OnlineStoreConformance.Row(2_000, 0, 2))]));
+        await Task.Delay(200);
+        Assert.False(newer.IsCompleted, "the newer writer of the key did not wait for the older one");
+        releaseOlder.Set();
+
+        Assert.Equal(1, await older);
+        Assert.Equal(1, await newer);
+        var read = new byte[]?[1];
+        await store.ReadAsync([new OnlineKey("v", key)], read);
+        Assert.Equal(2, OnlineStoreConformance.ValueOf(read[0]!));
+    }
 }
