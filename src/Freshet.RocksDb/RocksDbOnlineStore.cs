@@ -68,10 +68,16 @@ public sealed class RocksDbOnlineStore : IOnlineStore
         ArgumentException.ThrowIfNullOrEmpty(directory);
         options ??= new RocksDbOnlineStoreOptions();
         ArgumentOutOfRangeException.ThrowIfNegative(options.BlockCacheBytes);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.BloomFilterBitsPerKey);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.LockStripes, 1);
 
         System.IO.Directory.CreateDirectory(directory);
         var table = new BlockBasedTableOptions().SetBlockCache(Cache.CreateLru((ulong)options.BlockCacheBytes));
+        if (options.BloomFilterBitsPerKey > 0)
+        {
+            table.SetFilterPolicy(BloomFilterPolicy.Create(options.BloomFilterBitsPerKey, false));
+        }
+
         var dbOptions = new DbOptions()
             .SetCreateIfMissing(true)
             .SetBlockBasedTableFactory(table);
@@ -204,6 +210,7 @@ public sealed class RocksDbOnlineStore : IOnlineStore
     public ValueTask<long> DeleteViewAsync(string view, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
         var prefix = ViewPrefix(view);
         var removed = 0L;
         using var iterator = _db.NewIterator();
