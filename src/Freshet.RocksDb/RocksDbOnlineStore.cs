@@ -112,17 +112,23 @@ public sealed class RocksDbOnlineStore : IOnlineStore
             stripes[i] = ByteArrayComparer.Instance.GetHashCode(keys[i]) & _stripeMask;
         }
 
+        // Distinct stripes in ascending order: every writer takes them in the same order, so none deadlock.
         Array.Sort(stripes);
+        var distinct = 1;
+        for (var i = 1; i < n; i++)
+        {
+            if (stripes[i] != stripes[distinct - 1])
+            {
+                stripes[distinct++] = stripes[i];
+            }
+        }
+
         var entered = 0;
         try
         {
-            for (var i = 0; i < n; i++)
+            for (; entered < distinct; entered++)
             {
-                if (i == 0 || stripes[i] != stripes[i - 1])
-                {
-                    _stripes[stripes[i]].Enter();
-                    stripes[entered++] = stripes[i];
-                }
+                _stripes[stripes[entered]].Enter();
             }
 
             return ValueTask.FromResult(WriteLocked(writes, keys));

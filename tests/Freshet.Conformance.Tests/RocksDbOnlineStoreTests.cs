@@ -116,4 +116,28 @@ public sealed class RocksDbOnlineStoreTests : IDisposable
         await store.ReadAsync([new OnlineKey("v", key)], read);
         Assert.Equal(2, OnlineStoreConformance.ValueOf(read[0]!));
     }
+
+    [Fact]
+    public async Task Batches_sharing_few_locks_in_opposite_key_orders_neither_deadlock_nor_lose_the_newest_row()
+    {
+        await using var store = RocksDbOnlineStore.Open(_dir, new RocksDbOnlineStoreOptions { LockStripes = 3 });
+        var ids = Enumerable.Range(0, 64).ToArray();
+
+        // Each writer's round r rewrites every key with event time r; one walks the keys up, one down.
+        async Task Writer(bool descending, int offset)
+        {
+            for (var round = 1; round <= 50; round++)
+            {
+                var order = descending ? ids.Reverse() : ids;
+                var stamp = (round * 2) + offset;
+                await Task.Run(async () => await store.WriteAsync([.. order.Select(id => new OnlineWrite("v", OnlineStoreConformance.Key(id), OnlineStoreConformance.Row(stamp, 0, stamp)))]));
+            }
+        }
+
+        await Task.WhenAll(Writer(false, 0), Writer(true, 1)).WaitAsync(TimeSpan.FromSeconds(20));
+
+        var rows = new byte[]?[ids.Length];
+        await store.ReadAsync([.. ids.Select(id => new OnlineKey("v", OnlineStoreConformance.Key(id)))], rows);
+        Assert.All(rows, row => Assert.Equal(101, OnlineStoreConformance.ValueOf(row!)));
+    }
 }
