@@ -1,0 +1,285 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Freshet.Online;
+using RocksDbSharp;
+
+namespace Freshet.RocksDb;
+
+/// <summary>
+/// The embedded online store: one RocksDB database in a directory. A row's key is the view name (a varint
+/// byte length, then its UTF-8 bytes) followed by the encoded entity key, so every view owns one contiguous
+/// key range and no view name can be mistaken for the start of another (<c>a</c> and <c>ab</c> differ in
+/// their first byte). The value is the row as <see cref="RowCodec"/> encodes it.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Durability: the write-ahead log is on and every <see cref="WriteAsync"/> call is one atomic write batch
+/// committed with <c>sync</c>, so when it returns its rows survive a killed process or a power cut, and a
+/// crash never leaves half of a call applied.
+/// </para>
+/// <para>
+/// Thread safety: <see cref="WriteAsync"/>, <see cref="ReadAsync"/> and <see cref="DeleteViewAsync"/> may be
+/// called concurrently from any threads. Newest-wins needs a read, a comparison and a write per key; writers
+/// take striped locks (chosen by a hash of the key, entered in ascending order so two batches cannot
+/// deadlock) and hold them until their batch is durable, so of two concurrent writers of one key the newer
+/// row always ends up stored. Readers take no lock. <see cref="DisposeAsync"/> closes the database: call it
+/// once, after every other call has returned.
+/// </para>
+/// <para>
+/// The methods block on the database (and on the disk flush for writes) and complete synchronously.
+/// </para>
+/// </remarks>
+public sealed class RocksDbOnlineStore : IOnlineStore
+{
+    // Deletes of a large view are committed in pieces so one view does not build one enormous batch.
+    private const int DeleteBatchSize = 4096;
+
+    private readonly RocksDbSharp.RocksDb _db;
+    private readonly DbOptions _dbOptions;
+    private readonly WriteOptions _syncWrite;
+    private readonly Lock[] _stripes;
+    private readonly int _stripeMask;
+    private readonly ConcurrentDictionary<string, byte[]> _prefixes = new(StringComparer.Ordinal);
+    private int _disposed;
+
+    private RocksDbOnlineStore(RocksDbSharp.RocksDb db, DbOptions dbOptions, int stripes)
+    {
+        _db = db;
+        _dbOptions = dbOptions;
+        _syncWrite = new WriteOptions().SetSync(true);
+        _stripes = new Lock[stripes];
+        for (var i = 0; i < stripes; i++)
+        {
+            _stripes[i] = new Lock();
+        }
+
+        _stripeMask = stripes - 1;
+    }
+
+    /// <summary>Runs after a write call has read the stored rows and before it commits (tests widen races with it).</summary>
+    internal Action<IReadOnlyList<OnlineWrite>>? BeforeCommit { get; set; }
+
+    /// <summary>The directory holding the database.</summary>
+    public string Directory => _db.Path;
+
+    /// <summary>Opens the database in <paramref name="directory"/>, creating the directory and the database if missing.</summary>
+    public static RocksDbOnlineStore Open(string directory, RocksDbOnlineStoreOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        options ??= new RocksDbOnlineStoreOptions();
+        ArgumentOutOfRangeException.ThrowIfNegative(options.BlockCacheBytes);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.BloomFilterBitsPerKey);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.LockStripes, 1);
+
+        System.IO.Directory.CreateDirectory(directory);
+        var table = new BlockBasedTableOptions().SetBlockCache(Cache.CreateLru((ulong)options.BlockCacheBytes));
+        if (options.BloomFilterBitsPerKey > 0)
+        {
+            table.SetFilterPolicy(BloomFilterPolicy.Create(options.BloomFilterBitsPerKey, false));
+        }
+
+        var dbOptions = new DbOptions()
+            .SetCreateIfMissing(true)
+            .SetBlockBasedTableFactory(table);
+        var db = RocksDbSharp.RocksDb.Open(dbOptions, directory);
+        return new RocksDbOnlineStore(db, dbOptions, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)options.LockStripes));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<int> WriteAsync(IReadOnlyList<OnlineWrite> writes, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        var n = writes.Count;
+        if (n == 0)
+        {
+            return ValueTask.FromResult(0);
+        }
+
+        var keys = new byte[n][];
+        var stripes = new int[n];
+        for (var i = 0; i < n; i++)
+        {
+            var w = writes[i];
+
+            // A malformed row stored once would make every later comparison on its key throw.
+            if (w.Row is null || w.Row.Length <= RowCodec.HeaderSize)
+            {
+                throw new ArgumentException($"write {i} (view '{w.View}') does not hold an encoded row", nameof(writes));
+            }
+
+            keys[i] = StoreKey(w.View, w.EntityKey);
+            stripes[i] = ByteArrayComparer.Instance.GetHashCode(keys[i]) & _stripeMask;
+        }
+
+        // Distinct stripes in ascending order: every writer takes them in the same order, so none deadlock.
+        Array.Sort(stripes);
+        var distinct = 1;
+        for (var i = 1; i < n; i++)
+        {
+            if (stripes[i] != stripes[distinct - 1])
+            {
+                stripes[distinct++] = stripes[i];
+            }
+        }
+
+        var entered = 0;
+        try
+        {
+            for (; entered < distinct; entered++)
+            {
+                _stripes[stripes[entered]].Enter();
+            }
+
+            return ValueTask.FromResult(WriteLocked(writes, keys));
+        }
+        finally
+        {
+            for (var i = entered - 1; i >= 0; i--)
+            {
+                _stripes[stripes[i]].Exit();
+            }
+        }
+    }
+
+    // Runs with the stripes of every key held: what MultiGet returns stays the stored row until the batch lands.
+    private int WriteLocked(IReadOnlyList<OnlineWrite> writes, byte[][] keys)
+    {
+        var stored = _db.MultiGet(keys);
+
+        // A key may appear more than once in a call; each write is compared with the newest row so far.
+        var winners = new Dictionary<byte[], byte[]>(keys.Length, ByteArrayComparer.Instance);
+        var applied = 0;
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var row = writes[i].Row;
+            if (!winners.TryGetValue(keys[i], out var current))
+            {
+                current = stored[i].Value;
+            }
+
+            if (current is null || RowCodec.Supersedes(row, current))
+            {
+                winners[keys[i]] = row;
+                applied++;
+            }
+        }
+
+        BeforeCommit?.Invoke(writes);
+        if (winners.Count > 0)
+        {
+            using var batch = new WriteBatch();
+            foreach (var (key, row) in winners)
+            {
+                batch.Put(key, row);
+            }
+
+            _db.Write(batch, _syncWrite);
+        }
+
+        return applied;
+    }
+
+    /// <inheritdoc />
+    public ValueTask ReadAsync(IReadOnlyList<OnlineKey> keys, byte[]?[] rows, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        var n = keys.Count;
+        if (rows.Length < n)
+        {
+            throw new ArgumentException($"room for {rows.Length} rows, {n} keys asked for", nameof(rows));
+        }
+
+        if (n == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var storeKeys = new byte[n][];
+        for (var i = 0; i < n; i++)
+        {
+            storeKeys[i] = StoreKey(keys[i].View, keys[i].EntityKey);
+        }
+
+        // One MultiGet for every view and key of the request: RocksDB batches the lookups per memtable and file.
+        var found = _db.MultiGet(storeKeys);
+        for (var i = 0; i < n; i++)
+        {
+            rows[i] = found[i].Value;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<long> DeleteViewAsync(string view, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        var prefix = ViewPrefix(view);
+        var removed = 0L;
+        using var iterator = _db.NewIterator();
+        using var batch = new WriteBatch();
+        for (iterator.Seek(prefix); iterator.Valid(); iterator.Next())
+        {
+            var key = iterator.GetKeySpan();
+            if (!key.StartsWith(prefix))
+            {
+                break;
+            }
+
+            // Rows are deleted one by one rather than by range so the count is exactly what was removed.
+            batch.Delete(key);
+            removed++;
+            if (batch.Count() >= DeleteBatchSize)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                _db.Write(batch, _syncWrite);
+                batch.Clear();
+            }
+        }
+
+        if (batch.Count() > 0)
+        {
+            _db.Write(batch, _syncWrite);
+        }
+
+        return ValueTask.FromResult(removed);
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _db.Dispose();
+            GC.KeepAlive(_dbOptions);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The first bytes of every key of <paramref name="view"/>: its UTF-8 byte length as a varint, then the bytes.</summary>
+    internal static byte[] EncodeViewPrefix(string view)
+    {
+        var name = Encoding.UTF8.GetBytes(view);
+        var prefix = new byte[5 + name.Length];
+        var n = Varint.Write(prefix, (uint)name.Length);
+        name.CopyTo(prefix, n);
+        return prefix[..(n + name.Length)];
+    }
+
+    private byte[] ViewPrefix(string view) => _prefixes.GetOrAdd(view, EncodeViewPrefix);
+
+    private byte[] StoreKey(string view, byte[] entityKey)
+    {
+        var prefix = ViewPrefix(view);
+        var key = new byte[prefix.Length + entityKey.Length];
+        prefix.CopyTo(key, 0);
+        entityKey.CopyTo(key, prefix.Length);
+        return key;
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+}

@@ -1,0 +1,321 @@
+using Freshet.Online;
+using Freshet.RocksDb;
+using Freshet.Values;
+
+namespace Freshet.Conformance.Tests;
+
+/// <summary>
+/// The contract of <see cref="IOnlineStore"/> (DESIGN §3), run against every back end: per key the row with
+/// the greatest (event, created) timestamps wins whatever the arrival order; equal timestamps replace the
+/// stored row (last write wins, so re-materializing a row is idempotent); a read of many keys across views
+/// answers in key order; deleting a view touches no other view.
+/// </summary>
+public abstract class OnlineStoreConformance : IAsyncLifetime
+{
+    private static readonly uint[] Hashes = [RowCodec.NameHash("value"), RowCodec.NameHash("label")];
+
+    private IOnlineStore? _store;
+
+    protected IOnlineStore Store => _store ?? throw new InvalidOperationException("not initialized");
+
+    /// <summary>A new, empty store for one test.</summary>
+    protected abstract IOnlineStore CreateStore();
+
+    public Task InitializeAsync()
+    {
+        _store = CreateStore();
+        return Task.CompletedTask;
+    }
+
+    public virtual async Task DisposeAsync()
+    {
+        if (_store is not null)
+        {
+            await _store.DisposeAsync();
+        }
+    }
+
+    internal static byte[] Key(long id) => EntityKeyCodec.Encode([FeatureValue.FromInt64(id)]);
+
+    internal static byte[] Row(long eventMicros, long createdMicros, long value, string label = "") =>
+        RowCodec.Write(eventMicros, createdMicros, Hashes, [FeatureValue.FromInt64(value), FeatureValue.FromString(label)]);
+
+    internal static long ValueOf(byte[] row)
+    {
+        var values = new FeatureValue[1];
+        var found = new bool[1];
+        RowCodec.Read(row, Hashes.AsSpan(0, 1), values, found);
+        Assert.True(found[0]);
+        return values[0].AsInt64();
+    }
+
+    protected async Task<byte[]?[]> Read(params OnlineKey[] keys)
+    {
+        var rows = new byte[]?[keys.Length];
+        await Store.ReadAsync(keys, rows);
+        return rows;
+    }
+
+    protected async Task<byte[]?> ReadOne(string view, long id) => (await Read(new OnlineKey(view, Key(id))))[0];
+
+    [Fact]
+    public async Task A_written_row_reads_back_byte_for_byte()
+    {
+        var row = Row(1_000, 2_000, 42, "forty-two");
+
+        Assert.Equal(1, await Store.WriteAsync([new OnlineWrite("drivers", Key(7), row)]));
+
+        var read = await ReadOne("drivers", 7);
+        Assert.Equal(row, read);
+        Assert.Equal(42, ValueOf(read!));
+    }
+
+    [Fact]
+    public async Task A_key_never_written_reads_as_null()
+    {
+        await Store.WriteAsync([new OnlineWrite("drivers", Key(1), Row(1, 1, 1))]);
+
+        var rows = await Read(new OnlineKey("drivers", Key(2)), new OnlineKey("riders", Key(1)), new OnlineKey("nowhere", Key(1)));
+
+        Assert.All(rows, Assert.Null);
+    }
+
+    [Fact]
+    public async Task One_read_across_views_answers_every_key_in_the_order_asked()
+    {
+        string[] views = ["drivers", "riders", "cities"];
+        var writes = new List<OnlineWrite>();
+        foreach (var view in views)
+        {
+            for (var id = 0; id < 200; id += 2)
+            {
+                writes.Add(new OnlineWrite(view, Key(id), Row(id, 0, (id * 10) + view.Length)));
+            }
+        }
+
+        await Store.WriteAsync(writes);
+
+        // Shuffled, mixing views, present (even) and missing (odd) keys, and asking for one key twice.
+        var random = new Random(5);
+        var asked = new List<(string View, long Id)>();
+        for (var i = 0; i < 500; i++)
+        {
+            asked.Add((views[random.Next(views.Length)], random.Next(200)));
+        }
+
+        asked.Add(asked[0]);
+        var rows = await Read([.. asked.Select(a => new OnlineKey(a.View, Key(a.Id)))]);
+
+        for (var i = 0; i < asked.Count; i++)
+        {
+            var (view, id) = asked[i];
+            if (id % 2 == 1)
+            {
+                Assert.Null(rows[i]);
+            }
+            else
+            {
+                Assert.Equal((id * 10) + view.Length, ValueOf(rows[i]!));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task An_older_row_arriving_later_is_ignored_and_not_counted()
+    {
+        var newer = Row(2_000, 0, 2);
+        await Store.WriteAsync([new OnlineWrite("v", Key(1), newer)]);
+
+        var applied = await Store.WriteAsync([new OnlineWrite("v", Key(1), Row(1_000, 9_999, 1)), new OnlineWrite("v", Key(2), Row(1_000, 0, 3))]);
+
+        Assert.Equal(1, applied);
+        Assert.Equal(newer, await ReadOne("v", 1));
+        Assert.Equal(3, ValueOf((await ReadOne("v", 2))!));
+    }
+
+    [Fact]
+    public async Task A_newer_row_replaces_the_stored_one()
+    {
+        await Store.WriteAsync([new OnlineWrite("v", Key(1), Row(1_000, 0, 1))]);
+
+        Assert.Equal(1, await Store.WriteAsync([new OnlineWrite("v", Key(1), Row(1_001, 0, 2))]));
+
+        Assert.Equal(2, ValueOf((await ReadOne("v", 1))!));
+    }
+
+    [Fact]
+    public async Task On_equal_event_time_the_larger_created_time_wins_in_either_order()
+    {
+        await Store.WriteAsync([new OnlineWrite("v", Key(1), Row(1_000, 5, 1))]);
+        Assert.Equal(1, await Store.WriteAsync([new OnlineWrite("v", Key(1), Row(1_000, 6, 2))]));
+        Assert.Equal(0, await Store.WriteAsync([new OnlineWrite("v", Key(1), Row(1_000, 4, 3))]));
+
+        Assert.Equal(2, ValueOf((await ReadOne("v", 1))!));
+    }
+
+    [Fact]
+    public async Task Equal_timestamps_replace_the_stored_row_so_the_last_write_wins()
+    {
+        // RowCodec.Supersedes: a row is not older than one with the same (event, created), so it replaces it
+        // and counts as a replacement; re-materializing the same data is then idempotent.
+        await Store.WriteAsync([new OnlineWrite("v", Key(1), Row(1_000, 5, 1, "first"))]);
+
+        Assert.Equal(1, await Store.WriteAsync([new OnlineWrite("v", Key(1), Row(1_000, 5, 2, "second"))]));
+
+        Assert.Equal(Row(1_000, 5, 2, "second"), await ReadOne("v", 1));
+    }
+
+    [Fact]
+    public async Task A_key_written_twice_in_one_call_keeps_the_newer_row_whatever_the_order()
+    {
+        var applied = await Store.WriteAsync(
+        [
+            new OnlineWrite("v", Key(1), Row(2_000, 0, 12)),
+            new OnlineWrite("v", Key(1), Row(1_000, 0, 11)),
+            new OnlineWrite("v", Key(2), Row(1_000, 0, 21)),
+            new OnlineWrite("v", Key(2), Row(2_000, 0, 22)),
+        ]);
+
+        // Key 1: the first write lands, the second is older. Key 2: both land in turn.
+        Assert.Equal(3, applied);
+        Assert.Equal(12, ValueOf((await ReadOne("v", 1))!));
+        Assert.Equal(22, ValueOf((await ReadOne("v", 2))!));
+    }
+
+    [Fact]
+    public async Task Deleting_a_view_removes_only_its_rows_and_counts_them()
+    {
+        // "a" is a prefix of "ab" and "a.b": the store's keys must still keep the views apart.
+        string[] views = ["a", "ab", "a.b", "b"];
+        foreach (var view in views)
+        {
+            await Store.WriteAsync([.. Enumerable.Range(0, 25).Select(id => new OnlineWrite(view, Key(id), Row(1, 1, id)))]);
+        }
+
+        Assert.Equal(25, await Store.DeleteViewAsync("a"));
+
+        Assert.All(await Read([.. Enumerable.Range(0, 25).Select(id => new OnlineKey("a", Key(id)))]), Assert.Null);
+        foreach (var view in views[1..])
+        {
+            var rows = await Read([.. Enumerable.Range(0, 25).Select(id => new OnlineKey(view, Key(id)))]);
+            Assert.All(rows, Assert.NotNull);
+        }
+
+        Assert.Equal(0, await Store.DeleteViewAsync("a"));
+        Assert.Equal(0, await Store.DeleteViewAsync("never-written"));
+
+        // The view can be written again after its delete.
+        Assert.Equal(1, await Store.WriteAsync([new OnlineWrite("a", Key(3), Row(0, 0, 33))]));
+        Assert.Equal(33, ValueOf((await ReadOne("a", 3))!));
+    }
+
+    [Fact]
+    public async Task A_view_name_running_into_its_entity_key_does_not_collide_with_a_longer_view_name()
+    {
+        // Joined naively, "a" + [ 'b', 1 ] and "ab" + [ 1 ] would be the same bytes.
+        byte[] shortViewKey = [(byte)'b', 1];
+        byte[] longViewKey = [1];
+        await Store.WriteAsync([new OnlineWrite("a", shortViewKey, Row(1, 0, 1)), new OnlineWrite("ab", longViewKey, Row(1, 0, 2))]);
+
+        var rows = await Read(new OnlineKey("a", shortViewKey), new OnlineKey("ab", longViewKey));
+
+        Assert.Equal(1, ValueOf(rows[0]!));
+        Assert.Equal(2, ValueOf(rows[1]!));
+        Assert.Equal(1, await Store.DeleteViewAsync("ab"));
+        Assert.Equal(1, ValueOf((await Read(new OnlineKey("a", shortViewKey)))[0]!));
+    }
+
+    [Fact]
+    public async Task Concurrent_writers_of_the_same_keys_leave_the_newest_row_of_each()
+    {
+        const int Keys = 4;
+        var random = new Random(20261129);
+
+        // Timestamps mostly rise with the batch number, so concurrent writers of a key usually carry rows of
+        // neighbouring age and a lost update would show. They are unique per key, so the winner is unambiguous;
+        // each row's value is its timestamp pair.
+        var batches = new List<OnlineWrite[]>();
+        var expected = new long[Keys];
+        var used = new HashSet<(long, long)>();
+        for (var b = 0; b < 2_000; b++)
+        {
+            var batch = new OnlineWrite[random.Next(1, 4)];
+            for (var i = 0; i < batch.Length; i++)
+            {
+                var id = random.Next(Keys);
+                long eventMicros, createdMicros;
+                do
+                {
+                    eventMicros = (b / 4) + random.Next(8);
+                    createdMicros = random.Next(100);
+                }
+                while (!used.Add((id, (eventMicros * 100) + createdMicros)));
+
+                var stamp = (eventMicros * 100) + createdMicros;
+                expected[id] = Math.Max(expected[id], stamp + 1);
+                batch[i] = new OnlineWrite("v", Key(id), Row(eventMicros, createdMicros, stamp + 1));
+            }
+
+            batches.Add(batch);
+        }
+
+        var applied = 0;
+        await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (batch, ct) =>
+            Interlocked.Add(ref applied, await Store.WriteAsync(batch, ct)));
+
+        var rows = await Read([.. Enumerable.Range(0, Keys).Select(id => new OnlineKey("v", Key(id)))]);
+        for (var id = 0; id < Keys; id++)
+        {
+            if (expected[id] == 0)
+            {
+                Assert.Null(rows[id]);
+            }
+            else
+            {
+                Assert.Equal(expected[id], ValueOf(rows[id]!));
+            }
+        }
+
+        Assert.InRange(applied, expected.Count(e => e > 0), batches.Sum(b => b.Length));
+    }
+
+    [Fact]
+    public async Task A_batch_of_ten_thousand_rows_is_written_and_read_back_in_one_call_each()
+    {
+        var writes = Enumerable.Range(0, 10_000).Select(id => new OnlineWrite(id % 2 == 0 ? "even" : "odd", Key(id), Row(id, 0, id, "row " + id))).ToList();
+
+        Assert.Equal(10_000, await Store.WriteAsync(writes));
+
+        var rows = await Read([.. writes.Select(w => new OnlineKey(w.View, w.EntityKey))]);
+        for (var i = 0; i < writes.Count; i++)
+        {
+            Assert.Equal(writes[i].Row, rows[i]);
+        }
+
+        Assert.Equal(5_000, await Store.DeleteViewAsync("odd"));
+        Assert.Equal(5_000, await Store.DeleteViewAsync("even"));
+    }
+}
+
+/// <summary>The in-memory store against the contract.</summary>
+public sealed class InMemoryOnlineStoreConformance : OnlineStoreConformance
+{
+    protected override IOnlineStore CreateStore() => new InMemoryOnlineStore();
+}
+
+/// <summary>The RocksDB store against the contract, each test in its own temporary directory.</summary>
+public sealed class RocksDbOnlineStoreConformance : OnlineStoreConformance
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "freshet-online-" + Guid.NewGuid().ToString("N"));
+
+    protected override IOnlineStore CreateStore() => RocksDbOnlineStore.Open(_dir);
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (Directory.Exists(_dir))
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+}

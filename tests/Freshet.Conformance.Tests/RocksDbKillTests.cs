@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Globalization;
+using Freshet.Online;
+using Freshet.RocksDb;
+
+namespace Freshet.Conformance.Tests;
+
+/// <summary>
+/// A writer killed with SIGKILL between or during writes loses no acknowledged row: every batch whose
+/// WriteAsync returned before the kill reads back after the store is reopened.
+/// </summary>
+public sealed class RocksDbKillTests : IDisposable
+{
+    private const int BatchSize = 50;
+
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "freshet-kill-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir))
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Every_acknowledged_write_survives_a_writer_killed_with_sigkill()
+    {
+        // The crasher is a project reference of this one, so its dll sits next to the tests (as freshet.dll does
+        // for the CLI tests).
+        var crasher = Path.Combine(AppContext.BaseDirectory, "Freshet.RocksDb.Crasher.dll");
+        Assert.True(File.Exists(crasher), $"{crasher} is missing; build tests/Freshet.Conformance.Tests");
+        var random = new Random(20261129);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(25));
+
+        // Several rounds against the same directory: each reopens a store recovered from the previous kill.
+        for (var round = 0; round < 5; round++)
+        {
+            var view = "round" + round;
+            var killAfter = random.Next(3, 30);
+            var start = new ProcessStartInfo("dotnet", ["exec", crasher, _dir, view, BatchSize.ToString(CultureInfo.InvariantCulture)])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var process = Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
+            var acked = -1L;
+            try
+            {
+                while (acked + 1 < killAfter)
+                {
+                    var line = await process.StandardOutput.ReadLineAsync(timeout.Token);
+                    if (line is null)
+                    {
+                        Assert.Fail($"the writer exited before acknowledging {killAfter} batches: {await stderr}");
+                    }
+
+                    acked = long.Parse(line["ACK ".Length..], CultureInfo.InvariantCulture);
+                }
+            }
+            finally
+            {
+                // A little later than the last ack read, so the kill usually lands inside a later write.
+                await Task.Delay(random.Next(0, 15));
+                process.Kill(entireProcessTree: true);
+            }
+
+            // Acks already in the pipe when the kill landed were acknowledged too.
+            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                acked = long.Parse(line["ACK ".Length..], CultureInfo.InvariantCulture);
+            }
+
+            await process.WaitForExitAsync(timeout.Token);
+            Assert.NotEqual(0, process.ExitCode);
+
+            await using var store = RocksDbOnlineStore.Open(_dir);
+            var count = (int)((acked + 1) * BatchSize);
+            var keys = Enumerable.Range(0, count).Select(id => new OnlineKey(view, OnlineStoreConformance.Key(id))).ToArray();
+            var rows = new byte[]?[count];
+            await store.ReadAsync(keys, rows, timeout.Token);
+            for (var id = 0; id < count; id++)
+            {
+                Assert.True(rows[id] is not null, $"round {round}: row {id} of acknowledged batch {id / BatchSize} (of {acked + 1}) is lost");
+                Assert.Equal(id, OnlineStoreConformance.ValueOf(rows[id]!));
+                Assert.Equal((id / BatchSize) + 1, RowCodec.EventMicros(rows[id]));
+            }
+        }
+    }
+}
