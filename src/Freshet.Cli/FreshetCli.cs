@@ -26,7 +26,7 @@ public static class FreshetCli
         root.Options.Add(repo);
         root.Options.Add(json);
 
-        CliContext Context(ParseResult r) => new(output, error, r.GetValue(repo) ?? ".") { Terminal = terminal };
+        CliContext Context(ParseResult r) => new(output, error, r.GetValue(repo) is { Length: > 0 } dir ? dir : throw new CliException("--repo must name a directory (it was empty)")) { Terminal = terminal };
 
         root.Subcommands.Add(InitCommand.Create(output, error));
         root.Subcommands.Add(PlanApplyCommands.Plan(Context, json));
@@ -61,6 +61,12 @@ public static class FreshetCli
         }
         catch (RegistryCorruptException e)
         {
+            await error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.Error;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A file the command needs cannot be read or written: say which, without a stack trace.
             await error.WriteLineAsync($"error: {e.Message}");
             return ExitCodes.Error;
         }

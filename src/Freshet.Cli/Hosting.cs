@@ -1,6 +1,7 @@
 using Freshet.Model;
 using Freshet.Online;
 using Freshet.Registry;
+using Freshet.RocksDb;
 using Freshet.Serving;
 
 namespace Freshet.Cli;
@@ -22,6 +23,7 @@ internal static class Hosting
         return store.Type switch
         {
             "memory" => new InMemoryOnlineStore(),
+            "rocksdb" => RocksDbOnlineStore.Open(Path.Combine(DataDirectory(repoDirectory, config), store.Path ?? "online")),
             _ => throw new CliException($"{RepoConfig.FileName}: online store type '{store.Type}' is not available in this version of Freshet; use 'rocksdb' or 'memory'"),
         };
     }
@@ -37,7 +39,7 @@ internal static class Hosting
         {
             return OpenOnlineStore(repoDirectory, config);
         }
-        catch (StoreBusyException e)
+        catch (OnlineStoreBusyException e)
         {
             busy = e.Message;
             return null;
@@ -51,9 +53,6 @@ internal static class Hosting
         return await FeatureStore.OpenAsync(registry, online, config, Path.GetFullPath(repoDirectory), new FeatureStoreOptions(), cancellationToken);
     }
 }
-
-/// <summary>The online store is held by another process (a running server).</summary>
-internal sealed class StoreBusyException(string message) : Exception(message);
 
 /// <summary>A problem the CLI reports as a one-line error (exit code 1).</summary>
 internal sealed class CliException(string message) : Exception(message);

@@ -81,7 +81,16 @@ public sealed class RocksDbOnlineStore : IOnlineStore
         var dbOptions = new DbOptions()
             .SetCreateIfMissing(true)
             .SetBlockBasedTableFactory(table);
-        var db = RocksDbSharp.RocksDb.Open(dbOptions, directory);
+        RocksDbSharp.RocksDb db;
+        try
+        {
+            db = RocksDbSharp.RocksDb.Open(dbOptions, directory);
+        }
+        catch (RocksDbException e) when (e.Message.Contains("lock", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new OnlineStoreBusyException($"the online store at {directory} is in use by another process (a running freshet serve?)", e);
+        }
+
         return new RocksDbOnlineStore(db, dbOptions, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)options.LockStripes));
     }
 

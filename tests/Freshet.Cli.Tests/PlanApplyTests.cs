@@ -41,6 +41,18 @@ public sealed class PlanApplyTests : IDisposable
         var view = json["changes"]!.AsArray().Single(c => c!["name"]!.GetValue<string>() == "driver_hourly_stats")!;
         Assert.Equal("update", view["action"]!.GetValue<string>());
         Assert.Single(view["breaking"]!.AsArray());
+
+        // Its online rows hold float32 values, so the apply removes them; the plan says so.
+        Assert.Contains("its online rows no longer match", view["drops_data"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_empty_repo_option_is_a_clear_error()
+    {
+        var r = await TempRepo.Run("plan", "--repo", "");
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("error: --repo must name a directory (it was empty)", r.Err.Trim());
     }
 
     [Fact]
@@ -98,12 +110,12 @@ public sealed class PlanApplyTests : IDisposable
     public async Task A_non_breaking_change_applies_without_yes_and_bumps_only_that_object()
     {
         await AppliedQuickstart();
-        _repo.Edit(RepoFile, "ttl: 1d\n    schema:\n      - {name: conv_rate, type: float32, description", "ttl: 2d\n    schema:\n      - {name: conv_rate, type: float32, description");
+        _repo.Edit(RepoFile, "ttl: 0\n    schema:\n      - {name: conv_rate, type: float32, description", "ttl: 2d\n    schema:\n      - {name: conv_rate, type: float32, description");
 
         var r = await _repo.Freshet("apply");
 
         Assert.True(r.ExitCode == 0, r.ToString());
-        Assert.Contains("ttl: 1d -> 2d", r.Out, StringComparison.Ordinal);
+        Assert.Contains("ttl: 0 -> 2d", r.Out, StringComparison.Ordinal);
         Assert.Contains("0 to add, 1 to update, 0 to delete; 0 breaking", r.Out, StringComparison.Ordinal);
         var list = (await _repo.Freshet("list", "--json")).Json();
         Assert.Equal(2, list["registry_version"]!.GetValue<long>());

@@ -57,7 +57,7 @@ public sealed class QuickstartTests : IDisposable
         var list = await _repo.Freshet("list");
         Assert.Equal(0, list.ExitCode);
         Assert.Matches(@"driver\s+driver_id:int64\s+v1", list.Out);
-        Assert.Matches(@"driver_hourly_stats\s+feature_view\s+driver\s+3\s+ttl 1d\s+v1", list.Out);
+        Assert.Matches(@"driver_hourly_stats\s+feature_view\s+driver\s+3\s+no ttl\s+v1", list.Out);
         Assert.Matches(@"driver_stats_source\s+file\s+data/driver_stats.parquet\s+v1", list.Out);
         Assert.Matches(@"driver_activity\s+4 features", list.Out);
     }
@@ -78,7 +78,7 @@ public sealed class QuickstartTests : IDisposable
         Assert.Equal("feature_view", hourly["kind"]!.GetValue<string>());
         Assert.Equal(1, hourly["version"]!.GetValue<int>());
         Assert.Equal(64, hourly["spec_hash"]!.GetValue<string>().Length);
-        Assert.Equal("1d", hourly["spec"]!["ttl"]!.GetValue<string>());
+        Assert.Equal("0", hourly["spec"]!["ttl"]!.GetValue<string>());
         Assert.Equal("float32", hourly["spec"]!["schema"]![0]!["type"]!.GetValue<string>());
         Assert.Null(json["entities"]);
     }
@@ -111,7 +111,7 @@ public sealed class QuickstartTests : IDisposable
         Assert.Matches(@"conv_rate\s+float32", r.Out);
         Assert.Contains("depends on  entity:driver, source:driver_stats_source", r.Out, StringComparison.Ordinal);
         Assert.Contains("feature_service:driver_activity", r.Out, StringComparison.Ordinal);
-        Assert.Contains("ttl: 1d", r.Out, StringComparison.Ordinal);
+        Assert.Contains("ttl: 0", r.Out, StringComparison.Ordinal);
         Assert.Matches(@"v1\s+create\s+[0-9a-f]{12}", r.Out);
 
         var json = (await _repo.Freshet("describe", "driver_hourly_stats", "--json")).Json();

@@ -7,12 +7,12 @@ public sealed class RollbackTests : IDisposable
 
     public void Dispose() => _repo.Dispose();
 
-    /// <summary>driver_hourly_stats at v1 (ttl 1d) and v2 (ttl 3d).</summary>
+    /// <summary>driver_hourly_stats at v1 (ttl 0) and v2 (ttl 3d).</summary>
     private async Task TwoVersions()
     {
         await _repo.InitQuickstart();
         Assert.Equal(0, (await _repo.Freshet("apply")).ExitCode);
-        _repo.Edit(RepoFile, "ttl: 1d\n    schema:\n      - {name: conv_rate, type: float32, description", "ttl: 3d\n    schema:\n      - {name: conv_rate, type: float32, description");
+        _repo.Edit(RepoFile, "ttl: 0\n    schema:\n      - {name: conv_rate, type: float32, description", "ttl: 3d\n    schema:\n      - {name: conv_rate, type: float32, description");
         Assert.Equal(0, (await _repo.Freshet("apply")).ExitCode);
     }
 
@@ -27,7 +27,7 @@ public sealed class RollbackTests : IDisposable
         Assert.Contains("Rolled back feature view 'driver_hourly_stats' to the spec of v1, as v3. Registry version 3.", r.Out, StringComparison.Ordinal);
         var d = (await _repo.Freshet("describe", "driver_hourly_stats", "--json")).Json();
         Assert.Equal(3, d["version"]!.GetValue<int>());
-        Assert.Equal("1d", d["spec"]!["ttl"]!.GetValue<string>());
+        Assert.Equal("0", d["spec"]!["ttl"]!.GetValue<string>());
         var history = d["history"]!.AsArray();
         Assert.Equal("rollback", history[2]!["change"]!.GetValue<string>());
         Assert.Equal(1, history[2]!["restored_from"]!.GetValue<int>());
@@ -43,7 +43,7 @@ public sealed class RollbackTests : IDisposable
         var plan = await _repo.Freshet("plan");
 
         Assert.Contains("~ feature_view driver_hourly_stats (v3 -> v4)", plan.Out, StringComparison.Ordinal);
-        Assert.Contains("ttl: 1d -> 3d", plan.Out, StringComparison.Ordinal);
+        Assert.Contains("ttl: 0 -> 3d", plan.Out, StringComparison.Ordinal);
     }
 
     [Fact]

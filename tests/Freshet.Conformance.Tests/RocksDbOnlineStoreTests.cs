@@ -45,7 +45,8 @@ public sealed class RocksDbOnlineStoreTests : IDisposable
     {
         await using var store = RocksDbOnlineStore.Open(_dir);
 
-        Assert.ThrowsAny<Exception>(() => RocksDbOnlineStore.Open(_dir));
+        var e = Assert.Throws<OnlineStoreBusyException>(() => RocksDbOnlineStore.Open(_dir));
+        Assert.Contains("in use by another process", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

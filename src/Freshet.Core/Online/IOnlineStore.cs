@@ -22,3 +22,9 @@ public interface IOnlineStore : IAsyncDisposable
     /// <summary>Removes every row of a view; returns how many were removed.</summary>
     ValueTask<long> DeleteViewAsync(string view, CancellationToken cancellationToken = default);
 }
+
+/// <summary>
+/// An embedded online store that another process has open (a running <c>freshet serve</c>): an embedded store
+/// has one owner at a time.
+/// </summary>
+public sealed class OnlineStoreBusyException(string message, Exception? inner = null) : IOException(message, inner);

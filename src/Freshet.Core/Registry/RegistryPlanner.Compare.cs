@@ -12,6 +12,9 @@ public static partial class RegistryPlanner
         public List<string> Breaking { get; } = [];
 
         public string? Drops { get; set; }
+
+        /// <summary>Stored rows no longer match the definition (other keys or types).</summary>
+        public bool StoredRowsMismatch { get; set; }
     }
 
     private static (IReadOnlyList<string> Details, IReadOnlyList<string> Breaking, string? Drops) Compare(ObjectKind kind, JsonObject old, JsonObject spec, bool stateful)
@@ -36,6 +39,7 @@ public static partial class RegistryPlanner
                 case (ObjectKind.FeatureView or ObjectKind.AggregationView, "entities"):
                     diff.Details.Add($"entities: {Short(a)} -> {Short(b)}");
                     diff.Breaking.Add($"entities change from {Short(a)} to {Short(b)}: the entity key of every row changes");
+                    diff.StoredRowsMismatch = true;
                     break;
                 case (ObjectKind.FeatureView, "schema"):
                     CompareFields(a, b, "feature", diff, breakingChanges: true);
@@ -67,6 +71,11 @@ public static partial class RegistryPlanner
             CompareAggregations((AggregationView)SpecJson.FromNode(kind, old), (AggregationView)SpecJson.FromNode(kind, spec), diff, stateful);
         }
 
+        if (kind == ObjectKind.FeatureView && stateful && diff.StoredRowsMismatch && diff.Drops is null && spec["online"]?.GetValue<bool>() != false)
+        {
+            diff.Drops = "its online rows no longer match the new keys or types: they are removed (materialize again)";
+        }
+
         return (diff.Details, diff.Breaking, diff.Drops);
     }
 
@@ -91,6 +100,7 @@ public static partial class RegistryPlanner
                 if (breakingChanges)
                 {
                     diff.Breaking.Add($"{noun} '{name}' changes type from {type} to {newType}: stored values no longer match");
+                    diff.StoredRowsMismatch = true;
                 }
             }
         }
