@@ -81,7 +81,8 @@ public sealed class ExpressionParserTests
         var isNull = Assert.IsType<IsNullSyntax>(ExpressionParser.Parse("x  is not null").Syntax);
         Assert.Equal(new TextSpan(0, 14), isNull.Span);
         var paren = Assert.IsType<BinarySyntax>(ExpressionParser.Parse("(a)+b").Syntax);
-        Assert.Equal(new TextSpan(1, 4), paren.Span);
+        Assert.Equal(new TextSpan(0, 5), paren.Span);
+        Assert.Equal(new TextSpan(0, 3), paren.Left.Span);
     }
 
     [Theory]

@@ -270,9 +270,11 @@ public static class ExpressionParser
                             : $"expected ')' to close the '(' at offset {t.Span.Offset}, found {Describe(_token)}");
                     }
 
+                    // The node takes the span of its parentheses, so that messages quote what was written.
+                    var close = _token.Span;
                     Advance();
                     _nesting--;
-                    return inner;
+                    return inner with { Node = inner.Node with { Span = TextSpan.Cover(t.Span, close) } };
                 }
 
                 case TokenKind.Identifier:
