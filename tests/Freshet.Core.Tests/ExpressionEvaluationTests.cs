@@ -275,6 +275,26 @@ public sealed class ExpressionEvaluationTests
     }
 
     [Fact]
+    public void A_name_that_is_a_keyword_is_written_qualified()
+    {
+        var scope = new ExpressionScope();
+        scope.Add("req", "null", FeatureType.Of(ScalarKind.Int64));
+        scope.Add("req", "if", FeatureType.Of(ScalarKind.Int64));
+        var c = ExpressionCompiler.CompileOrThrow("req.null + if", scope, FeatureType.Of(ScalarKind.Int64));
+        Assert.Equal(FeatureValue.FromInt64(5), c.Evaluate(new SlotValues([FeatureValue.FromInt64(2), FeatureValue.FromInt64(3)])));
+        Assert.Throws<ArgumentException>(() => scope.Add("req", "if", FeatureType.Of(ScalarKind.Int64)));
+    }
+
+    [Fact]
+    public void Lists_and_vectors_pass_through_if_and_coalesce_only()
+    {
+        Assert.Equal(new float[] { 1, 2, 3 }, (float[])Eval("if(b, v, null)", "vector<3>").AsList());
+        Assert.True(Eval("if(c, v, null)", "vector<3>").IsNull);
+        Assert.Contains("'-' needs a number, not list<int64>", Error("-l", "list<int64>").Message, StringComparison.Ordinal);
+        Assert.Contains("'max' needs numbers, strings or timestamps, not vector<3>", Error("max(v, v)", "vector<3>").Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Misspelt_names_get_a_suggestion()
     {
         var e = Error("1 + amout * 2", "float64");

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using Freshet.Model;
 using Freshet.Values;
 
 namespace Freshet.Expressions;
@@ -30,7 +31,7 @@ internal enum ExprKind
 }
 
 /// <summary>An expression's static type; <see cref="Opaque"/> is the list or vector type when the kind is opaque.</summary>
-internal readonly record struct ExprType(ExprKind Kind, Freshet.Model.FeatureType Opaque = default)
+internal readonly record struct ExprType(ExprKind Kind, FeatureType Opaque = default)
 {
     public bool IsNumeric => Kind is ExprKind.Int or ExprKind.Float;
 

@@ -24,9 +24,8 @@ internal sealed partial class ExpressionBinder
                     return Error(b.OperatorSpan, $"'{op}' needs bools, not {left.Type} and {right.Type}");
                 }
 
-                var l = left.Kind == ExprKind.Null ? new ConstantEval(default) : left.Eval;
-                var r = right.Kind == ExprKind.Null ? new ConstantEval(default) : right.Eval;
-                return new Bound(b.Operator == BinaryOperator.And ? new AndEval(l, r) : new OrEval(l, r), new ExprType(ExprKind.Bool));
+                Evaluator logic = b.Operator == BinaryOperator.And ? new AndEval(left.Eval, right.Eval) : new OrEval(left.Eval, right.Eval);
+                return new Bound(logic, new ExprType(ExprKind.Bool));
             case >= BinaryOperator.Equal and <= BinaryOperator.GreaterOrEqual:
                 return BindComparison(b, left, right, op);
             default:
