@@ -445,6 +445,7 @@ internal sealed class DefinitionReader(ReadContext ctx)
 
             var type = f.Type("type", required: true);
             var expression = f.String("expression", required: true);
+            RepoValidator.MarkExpressionText(f, featurePath);
             var description = f.String("description");
             f.ReportUnknownKeys();
             if (featureName is not null)

@@ -293,6 +293,8 @@ public static partial class RepoValidator
                     bag.Report(featurePath + ".expression", $"{what}: feature '{f.Name}' has an empty expression");
                 }
             }
+
+            CheckExpressions(v, path, what);
         }
 
         private void CheckFeatureService(FeatureService s, string path)
