@@ -117,6 +117,17 @@ public sealed class ExpressionValidationTests
     }
 
     [Fact]
+    public void An_unknown_input_is_reported_once_not_again_for_each_name_it_would_have_given()
+    {
+        var result = new RepoBuilder("p")
+            .Add(new RequestSource("req") { Schema = [new Field("amount", FeatureType.Of(ScalarKind.Float64))] })
+            .Add(new OnDemandView("odv", ["req", "stats"], [new OnDemandFeature("r", FeatureType.Of(ScalarKind.Float64), "amount / mean_7d")]))
+            .Build();
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Contains("unknown input 'stats'", d.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_scope_built_from_a_view_compiles_and_evaluates_its_features()
     {
         var repo = RepoLoader.Load([new RepoFile("freshet.yaml", "project: p\n"), new RepoFile("odv.yaml", Definitions)]).Value;

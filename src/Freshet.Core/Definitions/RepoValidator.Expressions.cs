@@ -39,6 +39,15 @@ public static partial class RepoValidator
         /// </summary>
         private void CheckExpressions(OnDemandView v, string path, string what)
         {
+            // An unknown input was reported already; every name it would have given would be reported again.
+            foreach (var input in v.Inputs)
+            {
+                if (index.Source(input) is null && index.View(input) is null)
+                {
+                    return;
+                }
+            }
+
             ExpressionScope? scope = null;
             for (var j = 0; j < v.Features.Count; j++)
             {
