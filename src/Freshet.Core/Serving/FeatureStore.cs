@@ -105,7 +105,7 @@ public sealed partial class FeatureStore : IAsyncDisposable
         var rows = CheckEntities(plan, request);
         var keyColumns = CoerceJoinKeys(plan, request, rows);
 
-        var columns = new FeatureColumn[plan.FeatureNames.Length];
+        var columns = new FeatureColumn[Math.Max(plan.ColumnCount, plan.FeatureNames.Length)];
         for (var c = 0; c < columns.Length; c++)
         {
             columns[c] = new FeatureColumn(rows);
@@ -141,7 +141,78 @@ public sealed partial class FeatureStore : IAsyncDisposable
 
         var now = Micros.From(Now);
         FillColumns(plan, rows, stored, columns, now);
+        if (plan.OnDemand.Length > 0)
+        {
+            FillRequestInputs(plan, request, rows, columns);
+            EvaluateOnDemand(plan, rows, columns);
+        }
+
+        if (columns.Length > plan.FeatureNames.Length)
+        {
+            columns = columns[..plan.FeatureNames.Length];
+        }
+
         return new OnlineResponse(plan.FeatureNames, columns, plan.RegistryVersion);
+    }
+
+    /// <summary>Coerces the request fields that on-demand features read into their (hidden) columns.</summary>
+    private static void FillRequestInputs(OnlinePlan plan, OnlineRequest request, int rows, FeatureColumn[] columns)
+    {
+        foreach (var input in plan.RequestInputs)
+        {
+            var values = request.Entities[input.Name];
+            var column = columns[input.Column];
+            for (var r = 0; r < rows; r++)
+            {
+                if (!ValueCoercion.TryCoerce(values[r], input.Type, out column.Values[r], out var error))
+                {
+                    throw new RequestException($"entities.{input.Name}[{r}]", "wrong_type", $"request field '{input.Name}' row {r}: {error}");
+                }
+
+                column.Statuses[r] = column.Values[r].IsNull ? FieldStatus.NullValue : FieldStatus.Present;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Evaluates on-demand features row by row over the columns already filled. An input that is not present
+    /// (not found, expired, null) is null to the expression; a null result is served as NULL_VALUE.
+    /// </summary>
+    private static void EvaluateOnDemand(OnlinePlan plan, int rows, FeatureColumn[] columns)
+    {
+        foreach (var odv in plan.OnDemand)
+        {
+            var inputs = new RowInputs(columns, odv);
+            var output = columns[odv.Output];
+            for (var r = 0; r < rows; r++)
+            {
+                inputs.Row = r;
+                var value = odv.Expression.Evaluate(inputs);
+                output.Values[r] = value;
+                output.Statuses[r] = value.IsNull ? FieldStatus.NullValue : FieldStatus.Present;
+            }
+        }
+    }
+
+    /// <summary>The inputs of one on-demand feature at one row, read from the request's columns.</summary>
+    private sealed class RowInputs(FeatureColumn[] columns, OnDemandEvaluation odv) : Expressions.IValueSource
+    {
+        public int Row { get; set; }
+
+        public FeatureValue Get(int slot)
+        {
+            var column = columns[odv.SlotColumns[slot]];
+            if (column.Statuses[Row] != FieldStatus.Present)
+            {
+                return FeatureValue.Null;
+            }
+
+            // A stored row written under an older definition may hold another kind: such a value is no input.
+            var value = column.Values[Row];
+            return value.Kind == FeatureValue.KindOf(odv.SlotTypes[slot]) || ValueCoercion.TryCoerce(value, odv.SlotTypes[slot], out value, out _)
+                ? value
+                : FeatureValue.Null;
+        }
     }
 
     private static void FillColumns(OnlinePlan plan, int rows, byte[]?[] stored, FeatureColumn[] columns, long now)
@@ -220,6 +291,14 @@ public sealed partial class FeatureStore : IAsyncDisposable
             if (!request.Entities.ContainsKey(key.Name))
             {
                 throw new RequestException("entities", "missing_join_key", $"missing join key '{key.Name}' ({key.Type}), needed by the requested features");
+            }
+        }
+
+        foreach (var input in plan.RequestInputs)
+        {
+            if (!request.Entities.ContainsKey(input.Name))
+            {
+                throw new RequestException("entities", "missing_request_field", $"missing request field '{input.Name}' ({input.Type}), read by a requested on-demand feature; pass it inside 'entities'");
             }
         }
 

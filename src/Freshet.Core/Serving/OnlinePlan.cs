@@ -1,3 +1,4 @@
+using Freshet.Expressions;
 using Freshet.Model;
 using Freshet.Online;
 
@@ -29,6 +30,40 @@ public sealed class OnlinePlan
 
     /// <summary>The views read, each once.</summary>
     public ViewRead[] Views { get; }
+
+    /// <summary>
+    /// Columns filled per request: the outputs (<see cref="FeatureNames"/>), then hidden columns that hold the
+    /// inputs of on-demand features that were not requested themselves.
+    /// </summary>
+    public int ColumnCount { get; init; }
+
+    /// <summary>Request fields (passed inside <c>entities</c>, as Feast does) read by on-demand features.</summary>
+    public RequestInput[] RequestInputs { get; init; } = [];
+
+    /// <summary>On-demand features, evaluated after the views are read, in request order.</summary>
+    public OnDemandEvaluation[] OnDemand { get; init; } = [];
+}
+
+/// <summary>A request field an on-demand feature reads, coerced to its declared type into <see cref="Column"/>.</summary>
+public sealed record RequestInput(string Name, FeatureType Type, int Column);
+
+/// <summary>
+/// One on-demand feature of a plan: its compiled expression (compiled once per registry version), the column it
+/// fills, and for each expression slot the column that holds the input and the input's declared type.
+/// </summary>
+public sealed class OnDemandEvaluation(CompiledExpression expression, int output, int[] slotColumns, FeatureType[] slotTypes)
+{
+    /// <summary>The compiled expression.</summary>
+    public CompiledExpression Expression { get; } = expression;
+
+    /// <summary>The output column.</summary>
+    public int Output { get; } = output;
+
+    /// <summary>The column of each slot (only the expression's slots are meaningful).</summary>
+    public int[] SlotColumns { get; } = slotColumns;
+
+    /// <summary>The declared type of each slot.</summary>
+    public FeatureType[] SlotTypes { get; } = slotTypes;
 }
 
 /// <summary>The read of one view within a plan.</summary>

@@ -1,3 +1,4 @@
+using Freshet.Expressions;
 using Freshet.Model;
 using Freshet.Registry;
 
@@ -13,6 +14,45 @@ internal static class OnlinePlanner
         var joinKeys = new List<JoinKey>();
         var reads = new Dictionary<string, (FeatureView View, List<string> Features, List<int> Outputs, List<FeatureType> Types)>(StringComparer.Ordinal);
         var featureOutputs = new List<(string Name, string Field)>();
+        var onDemand = new List<(OnDemandView View, OnDemandFeature Feature, int Output, string Field)>();
+
+        void AddOutput(string view, string feature, string field, string text)
+        {
+            var name = request.FullFeatureNames ? $"{view}__{feature}" : feature;
+            if (featureOutputs.Any(o => o.Name == name))
+            {
+                throw new RequestException(field, "duplicate_feature", request.FullFeatureNames
+                    ? $"'{text}' asks for '{name}' twice"
+                    : $"two requested features are both named '{name}'; set full_feature_names to tell them apart");
+            }
+
+            featureOutputs.Add((name, field));
+        }
+
+        (FeatureView View, List<string> Features, List<int> Outputs, List<FeatureType> Types) ReadOf(FeatureView fv, string field)
+        {
+            if (reads.TryGetValue(fv.Name, out var read))
+            {
+                return read;
+            }
+
+            read = (fv, [], [], []);
+            reads[fv.Name] = read;
+            foreach (var key in registry.Index.JoinKeys(fv.Entities))
+            {
+                var existing = joinKeys.FirstOrDefault(k => k.Name == key.Name);
+                if (existing is null)
+                {
+                    joinKeys.Add(key);
+                }
+                else if (existing.Type != key.Type)
+                {
+                    throw new RequestException(field, "join_key_conflict", $"join key '{key.Name}' is {existing.Type} in one requested view and {key.Type} in view '{fv.Name}'");
+                }
+            }
+
+            return read;
+        }
 
         for (var i = 0; i < refs.Count; i++)
         {
@@ -36,57 +76,108 @@ internal static class OnlinePlanner
                 throw new RequestException(field, "not_served", $"'{text}' is a feature of aggregation view '{view.Name}'; aggregation views are served by the streaming engine, which this version of Freshet does not have yet");
             }
 
-            if (view is OnDemandView)
+            if (view is OnDemandView odv)
             {
-                throw new RequestException(field, "not_served", $"'{text}' is an on-demand feature; this version of Freshet does not evaluate on-demand views yet");
+                foreach (var f in wanted)
+                {
+                    AddOutput(odv.Name, f.Name, field, text);
+                    onDemand.Add((odv, odv.Features.First(x => x.Name == f.Name), featureOutputs.Count - 1, field));
+                }
+
+                continue;
             }
 
             var fv = (FeatureView)view;
-            if (!reads.TryGetValue(fv.Name, out var read))
-            {
-                read = (fv, [], [], []);
-                reads[fv.Name] = read;
-                foreach (var key in registry.Index.JoinKeys(fv.Entities))
-                {
-                    var existing = joinKeys.FirstOrDefault(k => k.Name == key.Name);
-                    if (existing is null)
-                    {
-                        joinKeys.Add(key);
-                    }
-                    else if (existing.Type != key.Type)
-                    {
-                        throw new RequestException(field, "join_key_conflict", $"join key '{key.Name}' is {existing.Type} in one requested view and {key.Type} in view '{fv.Name}'");
-                    }
-                }
-            }
+            var read = ReadOf(fv, field);
 
             foreach (var f in wanted)
             {
-                var name = request.FullFeatureNames ? $"{fv.Name}__{f.Name}" : f.Name;
-                if (featureOutputs.Any(o => o.Name == name))
-                {
-                    throw new RequestException(field, "duplicate_feature", request.FullFeatureNames
-                        ? $"'{text}' asks for '{name}' twice"
-                        : $"two requested features are both named '{name}'; set full_feature_names to tell them apart");
-                }
-
-                featureOutputs.Add((name, field));
+                AddOutput(fv.Name, f.Name, field, text);
                 read.Features.Add(f.Name);
                 read.Types.Add(f.Type);
                 read.Outputs.Add(featureOutputs.Count - 1);
             }
         }
 
+        // On-demand features read request fields and features of other views; those not requested are read
+        // into hidden columns after the visible ones (ids below zero until the column count is known).
+        var hidden = new Dictionary<(string Input, string Name), int>();
+        var requestInputs = new List<(string Name, FeatureType Type, int Hidden)>();
+        var evaluations = new List<(CompiledExpression Expression, int Output, int[] SlotIds, FeatureType[] SlotTypes)>();
+        foreach (var (odv, feature, output, field) in onDemand)
+        {
+            var (expression, scope) = registry.OnDemand(odv, feature);
+            var slotIds = new int[scope.Inputs.Count];
+            var slotTypes = new FeatureType[scope.Inputs.Count];
+            foreach (var slot in expression.Slots)
+            {
+                var input = scope.Inputs[slot];
+                slotTypes[slot] = input.Type;
+                slotIds[slot] = InputColumn(input, field, odv);
+            }
+
+            evaluations.Add((expression, output, slotIds, slotTypes));
+        }
+
+        int InputColumn(ExpressionInput input, string field, OnDemandView odv)
+        {
+            if (registry.Index.Source(input.Input) is RequestSource)
+            {
+                if (!hidden.TryGetValue((input.Input, input.Name), out var h))
+                {
+                    h = hidden.Count;
+                    hidden[(input.Input, input.Name)] = h;
+                    requestInputs.Add((input.Name, input.Type, h));
+                }
+
+                return ~h;
+            }
+
+            var inputView = registry.Index.View(input.Input)?.View;
+            if (inputView is not FeatureView fv)
+            {
+                throw new RequestException(field, "not_served", $"on-demand view '{odv.Name}' reads '{input.QualifiedName}' from aggregation view '{input.Input}'; aggregation views are served by the streaming engine, which this version of Freshet does not have yet");
+            }
+
+            var read = ReadOf(fv, field);
+            var at = read.Features.IndexOf(input.Name);
+            if (at >= 0)
+            {
+                return read.Outputs[at];
+            }
+
+            if (!hidden.TryGetValue((input.Input, input.Name), out var hv))
+            {
+                hv = hidden.Count;
+                hidden[(input.Input, input.Name)] = hv;
+                read.Features.Add(input.Name);
+                read.Types.Add(input.Type);
+                read.Outputs.Add(~hv);
+            }
+
+            return ~hv;
+        }
+
         var names = joinKeys.Select(k => k.Name).Concat(featureOutputs.Select(o => o.Name)).ToArray();
         var offset = joinKeys.Count;
+        int Column(int id) => id >= 0 ? offset + id : names.Length + ~id;
         var views = reads.Values.Select(r => new ViewRead(
             r.View.Name,
             [.. registry.Index.JoinKeys(r.View.Entities).Select(k => joinKeys.FindIndex(j => j.Name == k.Name))],
             ViewRead.Hashes(r.Features),
-            [.. r.Outputs.Select(o => o + offset)],
+            [.. r.Outputs.Select(Column)],
             [.. r.Types],
             Values.Micros.Of(r.View.Ttl))).ToArray();
-        return new OnlinePlan(registry.Version, names, [.. joinKeys], views);
+        var onDemandEvaluations = evaluations
+            .Select(e => new OnDemandEvaluation(e.Expression, Column(e.Output), [.. e.SlotIds.Select(Column)], e.SlotTypes))
+            .ToArray();
+        var inputs = requestInputs.Select(i => new RequestInput(i.Name, i.Type, Column(~i.Hidden))).ToArray();
+        return new OnlinePlan(registry.Version, names, [.. joinKeys], views)
+        {
+            ColumnCount = names.Length + hidden.Count,
+            RequestInputs = inputs,
+            OnDemand = onDemandEvaluations,
+        };
     }
 
     private static List<(string Text, string Field)> References(ServingRegistry registry, OnlineRequest request)

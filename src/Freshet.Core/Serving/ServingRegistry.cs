@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Freshet.Expressions;
 using Freshet.Model;
 using Freshet.Registry;
 
@@ -11,6 +12,7 @@ namespace Freshet.Serving;
 public sealed class ServingRegistry
 {
     private readonly ConcurrentDictionary<string, OnlinePlan> _plans = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string View, string Feature, string Expression), (CompiledExpression, ExpressionScope)> _expressions = new();
 
     /// <summary>Indexes a registry state.</summary>
     public ServingRegistry(RegistryState state, RepoConfig config)
@@ -49,6 +51,21 @@ public sealed class ServingRegistry
 
         return plan;
     }
+
+    /// <summary>
+    /// The compiled expression of an on-demand feature and the scope its slots refer to, compiled once per
+    /// registry version (and per pinned definition). Apply validated it; a failure here means the registry
+    /// holds a definition this version cannot compile, reported as a request error rather than a crash.
+    /// </summary>
+    internal (CompiledExpression Expression, ExpressionScope Scope) OnDemand(OnDemandView view, OnDemandFeature feature) =>
+        _expressions.GetOrAdd((view.Name, feature.Name, feature.Expression), _ =>
+        {
+            var scope = ExpressionScope.ForView(view, Index);
+            var compiled = ExpressionCompiler.Compile(feature.Expression, scope, feature.Type);
+            return compiled.Success
+                ? (compiled.Expression, scope)
+                : throw new RequestException("features", "bad_on_demand_feature", $"on-demand feature '{view.Name}:{feature.Name}' does not compile: {string.Join("; ", compiled.Errors.Select(e => e.Message))}");
+        });
 
     private static string PlanKey(OnlineRequest request)
     {
