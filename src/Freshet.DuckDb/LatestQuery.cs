@@ -94,7 +94,7 @@ internal sealed class LatestQuery
         var eventTime = Timestamp(sourceTypes[eventField], eventField)!;
         var sql = new StringBuilder();
         sql.Append("SELECT ").AppendJoin(", ", select).Append(", ").Append(DuckDbSql.Identifier(DuckDbSql.FileColumn));
-        sql.Append(" FROM ").Append(scan).Append(" WHERE ");
+        sql.Append(" FROM (SELECT * FROM ").Append(scan).Append(" WHERE ");
         foreach (var key in joinKeys)
         {
             sql.Append(DuckDbSql.Identifier(key.Name)).Append(" IS NOT NULL AND ");
@@ -104,6 +104,11 @@ internal sealed class LatestQuery
         // (and can skip Parquet row groups by their statistics).
         sql.Append(eventTime.Expression).Append(" >= ").Append(eventTime.Bound("$start"))
             .Append(" AND ").Append(eventTime.Expression).Append(" < ").Append(eventTime.Bound("$end"));
+
+        // OFFSET 0 keeps the filter below the window: DuckDB 1.5.6's top-n window elimination fails with an
+        // internal error ("expression type mismatch") on a two-sided time filter over CSV scans. The filter
+        // still reaches the scan, and the connection does not preserve insertion order, so this costs no parallelism.
+        sql.Append(" OFFSET 0)");
         sql.Append(" QUALIFY row_number() OVER (");
         if (joinKeys.Count > 0)
         {

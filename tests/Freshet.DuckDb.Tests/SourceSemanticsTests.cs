@@ -113,7 +113,7 @@ public sealed class SourceSemanticsTests
         using var dir = new TempDirectory();
         File.WriteAllText(dir.File("offsets.csv"), """
             user_id,score,ts
-            1,5,2024-05-01T13:30:00+02:00
+            1,5,2024-05-01T14:00:00+02:00
             2,6,2024-05-01T12:30:00+02:00
             """);
 
