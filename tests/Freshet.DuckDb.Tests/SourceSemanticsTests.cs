@@ -192,4 +192,62 @@ public sealed class SourceSemanticsTests
         Assert.Equal(ValueKind.Float32List, row["embedding"].Kind);
         Assert.Equal(["a", "b"], (string[])row["tags"].AsList());
     }
+
+    [Fact]
+    public async Task Event_times_as_text_or_unix_seconds_are_read_as_instants()
+    {
+        using var dir = new TempDirectory();
+        PlainDuckDb.WriteParquet(dir.File("text.parquet"), """
+            SELECT * FROM (VALUES (1, 1, '2024-05-01T11:00:00Z'), (1, 2, '2024-05-01T12:00:00Z'), (2, 3, '2024-05-01 10:00:00')) t(user_id, score, ts)
+            """);
+        PlainDuckDb.WriteParquet(dir.File("seconds.parquet"), $"""
+            SELECT * FROM (VALUES (1, 1, {Start.ToUnixTimeSeconds()}), (1, 2, {End.ToUnixTimeSeconds()}), (2, 3, {Start.ToUnixTimeSeconds() + 60})) t(user_id, score, ts)
+            """);
+
+        var text = await Latest(Source("text.parquet", created: null), dir.Path);
+        var seconds = await Latest(Source("seconds.parquet", created: null), dir.Path);
+
+        Assert.Equal(1, text[1]["score"].AsInt64());
+        Assert.Equal(FeatureValue.FromTimestamp(Start), text[2]["ts"]);
+        Assert.Equal(1, seconds[1]["score"].AsInt64());
+        Assert.Equal(FeatureValue.FromTimestamp(Start.AddMinutes(1)), seconds[2]["ts"]);
+    }
+
+    [Fact]
+    public async Task Rows_with_a_null_join_key_or_event_time_are_skipped()
+    {
+        using var dir = new TempDirectory();
+        PlainDuckDb.WriteParquet(dir.File("nulls.parquet"), """
+            SELECT * FROM (VALUES
+              (1, 1, TIMESTAMPTZ '2024-05-01 10:00:00+00'),
+              (1, 2, NULL),
+              (NULL, 3, TIMESTAMPTZ '2024-05-01 11:00:00+00')
+            ) t(user_id, score, ts)
+            """);
+
+        var latest = await Latest(Source("nulls.parquet", created: null), dir.Path);
+
+        Assert.Equal([1L], latest.Keys);
+        Assert.Equal(1, latest[1]["score"].AsInt64());
+    }
+
+    [Fact]
+    public async Task An_entity_key_of_several_join_keys_partitions_by_all_of_them()
+    {
+        using var dir = new TempDirectory();
+        PlainDuckDb.WriteParquet(dir.File("pairs.parquet"), """
+            SELECT * FROM (VALUES
+              ('a', 1, 1, TIMESTAMPTZ '2024-05-01 10:00:00+00'),
+              ('a', 1, 2, TIMESTAMPTZ '2024-05-01 11:00:00+00'),
+              ('a', 2, 3, TIMESTAMPTZ '2024-05-01 10:00:00+00'),
+              ('b', 1, 4, TIMESTAMPTZ '2024-05-01 10:30:00+00')
+            ) t(city, user_id, score, ts)
+            """);
+        JoinKey[] keys = [new("city", FeatureType.Of(ScalarKind.String)), new("user_id", FeatureType.Of(ScalarKind.Int64))];
+
+        var rows = Quickstart.Rows(await Quickstart.ReadAsync(View, keys, Source("pairs.parquet", created: null), dir.Path, Start, End));
+
+        var scores = rows.ToDictionary(r => (r["city"].AsString(), r["user_id"].AsInt64()), r => r["score"].AsInt64());
+        Assert.Equal(new Dictionary<(string, long), long> { [("a", 1)] = 2, [("a", 2)] = 3, [("b", 1)] = 4 }, scores);
+    }
 }
