@@ -41,7 +41,7 @@ public sealed class DuckDbOfflineSource : IOfflineSource
         using var cancel = cancellationToken.Register(command.Cancel);
 
         // The window over the whole interval runs before the first row arrives: off the caller's thread.
-        using var reader = await Task.Run(() => query.Guard(() => command.ExecuteReader(), null), cancellationToken);
+        using var reader = await Task.Run(() => query.Guard(() => command.ExecuteReader(), cancellationToken), cancellationToken);
         var columns = query.Columns;
         var readers = new Func<DuckDBDataReader, int, FeatureValue>[columns.Count];
         for (var c = 0; c < columns.Count; c++)
@@ -52,7 +52,7 @@ public sealed class DuckDbOfflineSource : IOfflineSource
         var fileOrdinal = columns.Count;
         var batch = NewBatch(columns.Count, batchSize);
         var rows = 0;
-        while (query.Guard(reader.Read, null))
+        while (query.Guard(reader.Read, cancellationToken))
         {
             for (var c = 0; c < columns.Count; c++)
             {

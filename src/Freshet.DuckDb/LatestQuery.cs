@@ -125,24 +125,29 @@ internal sealed class LatestQuery
         return new LatestQuery(view.Name, path, sql.ToString(), columns);
     }
 
-    /// <summary>Runs a DuckDB call, turning its errors into <see cref="RequestException"/>s that name the view and path.</summary>
-    public T Guard<T>(Func<T> call, string? column) => Guard(call, _view, _path, column);
-
-    private static T Guard<T>(Func<T> call, string view, string path, string? column)
+    /// <summary>
+    /// Runs a DuckDB call, turning its errors into <see cref="RequestException"/>s that name the view and path;
+    /// a query interrupted by <paramref name="cancellationToken"/> is reported as cancelled.
+    /// </summary>
+    public T Guard<T>(Func<T> call, CancellationToken cancellationToken)
     {
         try
         {
             return call();
         }
+        catch (DuckDBException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
         catch (DuckDBException e)
         {
-            throw Failure(e, view, path, column);
+            throw Failure(e, _view, _path);
         }
     }
 
-    private static RequestException Failure(DuckDBException e, string view, string path, string? column)
+    private static RequestException Failure(DuckDBException e, string view, string path)
     {
-        var field = column is null ? $"{view}.source" : $"{view}.{column}";
+        var field = $"{view}.source";
         if (e.Message.Contains("No files found", StringComparison.Ordinal))
         {
             return new RequestException(field, "source_not_found", $"view '{view}': no file matches '{path}'");
@@ -157,7 +162,7 @@ internal sealed class LatestQuery
         using var command = connection.CreateCommand();
         command.CommandText = $"DESCRIBE SELECT * FROM {scan}";
         command.Parameters.Add(new DuckDBParameter("path", path));
-        return Guard(() =>
+        try
         {
             var types = new Dictionary<string, string>(StringComparer.Ordinal);
             using var reader = command.ExecuteReader();
@@ -167,7 +172,11 @@ internal sealed class LatestQuery
             }
 
             return types;
-        }, view, path, null);
+        }
+        catch (DuckDBException e)
+        {
+            throw Failure(e, view, path);
+        }
     }
 
     private static string Require(Dictionary<string, string> sourceTypes, string name, string view, FileSource source, string path)

@@ -36,6 +36,11 @@ public sealed class DuckDbOfflineSink : IOfflineSink
         }
 
         var columns = Columns(source, rows);
+        if (columns.Count == 0)
+        {
+            throw new RequestException("df", "no_columns", $"push source '{source.Name}': there are no columns to write");
+        }
+
         return Task.Run(() => Write(source, rows, columns, dataDirectory), cancellationToken);
     }
 

@@ -90,4 +90,23 @@ public sealed class QuickstartSourceTests
 
         Assert.Equal(ExpectedLatest(DateTimeOffset.UnixEpoch, Quickstart.At("2100-01-01T00:00:00Z")).Count, writes.Count);
     }
+
+    [Fact]
+    public async Task Cancelling_between_batches_stops_the_read()
+    {
+        using var cancel = new CancellationTokenSource();
+        var batches = 0;
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var batch in new DuckDbOfflineSource().ReadLatestAsync(Quickstart.View(), Quickstart.DriverKey, Quickstart.Source(Quickstart.ParquetPath), "/",
+                DateTimeOffset.UnixEpoch, Quickstart.At("2100-01-01T00:00:00Z"), 1, cancel.Token))
+            {
+                batches++;
+                await cancel.CancelAsync();
+            }
+        });
+
+        Assert.Equal(1, batches);
+    }
 }
