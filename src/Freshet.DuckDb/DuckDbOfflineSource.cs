@@ -43,7 +43,7 @@ public sealed class DuckDbOfflineSource : IOfflineSource
         // The window over the whole interval runs before the first row arrives: off the caller's thread.
         using var reader = await Task.Run(() => query.Guard(() => command.ExecuteReader(), cancellationToken), cancellationToken);
         var columns = query.Columns;
-        var readers = new Func<DuckDBDataReader, int, FeatureValue>[columns.Count];
+        var readers = new Func<DuckDBDataReader, int, FeatureValue>?[columns.Count];
         for (var c = 0; c < columns.Count; c++)
         {
             readers[c] = DuckDbValues.ReaderFor(reader.GetFieldType(c));
@@ -75,7 +75,7 @@ public sealed class DuckDbOfflineSource : IOfflineSource
         }
     }
 
-    private static FeatureValue ReadCell(DuckDBDataReader reader, int ordinal, OutputColumn column, Func<DuckDBDataReader, int, FeatureValue> read, FeatureView view, int fileOrdinal)
+    private static FeatureValue ReadCell(DuckDBDataReader reader, int ordinal, OutputColumn column, Func<DuckDBDataReader, int, FeatureValue>? read, FeatureView view, int fileOrdinal)
     {
         if (reader.IsDBNull(ordinal))
         {
@@ -92,9 +92,9 @@ public sealed class DuckDbOfflineSource : IOfflineSource
         string? error;
         try
         {
-            var ok = column.Type.Shape == TypeShape.Scalar
-                ? DuckDbValues.TryConvert(read(reader, ordinal), null, column.Type, out result, out error)
-                : reader.GetValue(ordinal) is var raw && DuckDbValues.TryConvert(raw is System.Collections.IList ? default : DuckDbValues.FromObject(raw), raw, column.Type, out result, out error);
+            var ok = read is not null
+                ? ValueCoercion.TryCoerce(read(reader, ordinal), column.Type, out result, out error)
+                : DuckDbValues.TryConvert(reader.GetValue(ordinal), column.Type, out result, out error);
             if (ok)
             {
                 return result;

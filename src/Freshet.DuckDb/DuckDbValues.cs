@@ -10,9 +10,9 @@ internal static class DuckDbValues
 {
     /// <summary>
     /// A reader of one result column chosen once from its CLR type, so the common scalar columns are read
-    /// without boxing; anything else goes through <see cref="FromObject"/>.
+    /// without boxing; null for any other type (read with <see cref="TryConvert"/>).
     /// </summary>
-    public static Func<DuckDBDataReader, int, FeatureValue> ReaderFor(Type clrType)
+    public static Func<DuckDBDataReader, int, FeatureValue>? ReaderFor(Type clrType)
     {
         if (clrType == typeof(long))
         {
@@ -44,7 +44,7 @@ internal static class DuckDbValues
             return static (r, i) => FeatureValue.FromString(r.GetString(i));
         }
 
-        return static (r, i) => FromObject(r.GetValue(i));
+        return null;
     }
 
     /// <summary>A boxed DuckDB value as a feature value; timestamps without an offset are UTC.</summary>
@@ -73,24 +73,24 @@ internal static class DuckDbValues
     };
 
     /// <summary>
-    /// Converts a cell to the declared type. Lists are converted item by item; a list with a null item is an
-    /// error, since Freshet's lists hold no nulls.
+    /// Converts a boxed cell to the declared type. Lists are converted item by item; a list with a null item
+    /// is an error, since Freshet's lists hold no nulls.
     /// </summary>
-    public static bool TryConvert(FeatureValue value, object? list, FeatureType type, out FeatureValue result, out string? error)
+    public static bool TryConvert(object? cell, FeatureType type, out FeatureValue result, out string? error)
     {
-        if (list is IList items && type.Shape != TypeShape.Scalar)
+        if (cell is IList items)
         {
+            if (type.Shape == TypeShape.Scalar)
+            {
+                result = default;
+                error = $"expected {type}, got a list";
+                return false;
+            }
+
             return TryConvertList(items, type, out result, out error);
         }
 
-        if (list is IList)
-        {
-            result = default;
-            error = $"expected {type}, got a list";
-            return false;
-        }
-
-        return ValueCoercion.TryCoerce(value, type, out result, out error);
+        return ValueCoercion.TryCoerce(FromObject(cell), type, out result, out error);
     }
 
     private static bool TryConvertList(IList items, FeatureType type, out FeatureValue result, out string? error)
