@@ -20,6 +20,10 @@ namespace Freshet.DuckDb;
 /// </remarks>
 public sealed class DuckDbOfflineSource : IOfflineSource
 {
+    // Batches start this small and double up to the batch size, so a large batch size costs nothing
+    // when an interval holds few entities.
+    private const int InitialBatchCapacity = 1024;
+
     /// <inheritdoc />
     public async IAsyncEnumerable<ColumnTable> ReadLatestAsync(FeatureView view, IReadOnlyList<JoinKey> joinKeys, FileSource source, string repoDirectory,
         DateTimeOffset start, DateTimeOffset end, int batchSize, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -50,10 +54,15 @@ public sealed class DuckDbOfflineSource : IOfflineSource
         }
 
         var fileOrdinal = columns.Count;
-        var batch = NewBatch(columns.Count, batchSize);
+        var batch = NewBatch(columns.Count, Math.Min(batchSize, InitialBatchCapacity));
         var rows = 0;
         while (query.Guard(reader.Read, cancellationToken))
         {
+            if (rows == batch[0].Length)
+            {
+                Grow(batch, Math.Min(batchSize, rows * 2));
+            }
+
             for (var c = 0; c < columns.Count; c++)
             {
                 batch[c][rows] = ReadCell(reader, c, columns[c], readers[c], view, fileOrdinal);
@@ -63,7 +72,7 @@ public sealed class DuckDbOfflineSource : IOfflineSource
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 yield return Table(columns, batch, rows);
-                batch = NewBatch(columns.Count, batchSize);
+                batch = NewBatch(columns.Count, Math.Min(batchSize, InitialBatchCapacity));
                 rows = 0;
             }
         }
@@ -107,6 +116,14 @@ public sealed class DuckDbOfflineSource : IOfflineSource
 
         throw new RequestException($"{view.Name}.{column.Name}", "wrong_type",
             $"view '{view.Name}': column '{column.Name}' in file '{reader.GetString(fileOrdinal)}' does not fit its declared type {column.Type}: {error}");
+    }
+
+    private static void Grow(FeatureValue[][] batch, int rows)
+    {
+        for (var c = 0; c < batch.Length; c++)
+        {
+            Array.Resize(ref batch[c], rows);
+        }
     }
 
     private static FeatureValue[][] NewBatch(int columns, int rows)

@@ -250,4 +250,19 @@ public sealed class SourceSemanticsTests
         var scores = rows.ToDictionary(r => (r["city"].AsString(), r["user_id"].AsInt64()), r => r["score"].AsInt64());
         Assert.Equal(new Dictionary<(string, long), long> { [("a", 1)] = 2, [("a", 2)] = 3, [("b", 1)] = 4 }, scores);
     }
+
+    [Fact]
+    public async Task Large_batches_grow_to_the_batch_size()
+    {
+        using var dir = new TempDirectory();
+        PlainDuckDb.WriteParquet(dir.File("wide.parquet"), """
+            SELECT k AS user_id, k AS score, TIMESTAMPTZ '2024-05-01 10:00:00+00' AS ts FROM range(3000) a(k)
+            """);
+
+        var batches = await Quickstart.ReadAsync(View, UserKey, Source("wide.parquet", created: null), dir.Path, Start, End, batchSize: 2500);
+
+        Assert.Equal([2500, 500], batches.Select(b => b.RowCount).OrderDescending());
+        Assert.All(Quickstart.Rows(batches), r => Assert.Equal(r["user_id"], r["score"]));
+        Assert.Equal(3000, Quickstart.Rows(batches).Select(r => r["user_id"].AsInt64()).Distinct().Count());
+    }
 }
