@@ -25,6 +25,8 @@ internal sealed record OutputColumn(string Name, FeatureType Type, ColumnRole Ro
 /// </summary>
 internal sealed class LatestQuery
 {
+    private const string OrderColumn = "__freshet_order";
+
     private readonly string _view;
     private readonly string _path;
 
@@ -92,9 +94,18 @@ internal sealed class LatestQuery
         }
 
         var eventTime = Timestamp(sourceTypes[eventField], eventField)!;
+        // (event, created) in microseconds; a null created time loses every tie. Without a created column
+        // the second member is a constant: the pair still avoids the DuckDB bug described below.
+        var created = createdField is null
+            ? "0"
+            : $"coalesce(epoch_us({Timestamp(sourceTypes[createdField], createdField)!.Expression}), -9223372036854775807 - 1)";
+        var order = $"(epoch_us({eventTime.Expression}), {created})";
+
+        var orderColumn = DuckDbSql.Identifier(OrderColumn);
         var sql = new StringBuilder();
-        sql.Append("SELECT ").AppendJoin(", ", select).Append(", ").Append(DuckDbSql.Identifier(DuckDbSql.FileColumn));
-        sql.Append(" FROM (SELECT * FROM ").Append(scan).Append(" WHERE ");
+        sql.Append("SELECT * EXCLUDE (").Append(orderColumn).Append(") FROM (SELECT ").AppendJoin(", ", select)
+            .Append(", ").Append(DuckDbSql.Identifier(DuckDbSql.FileColumn)).Append(", ").Append(order).Append(" AS ").Append(orderColumn);
+        sql.Append(" FROM ").Append(scan).Append(" WHERE ");
         foreach (var key in joinKeys)
         {
             sql.Append(DuckDbSql.Identifier(key.Name)).Append(" IS NOT NULL AND ");
@@ -103,25 +114,20 @@ internal sealed class LatestQuery
         // The bounds are typed like the column so DuckDB can compare without converting every row
         // (and can skip Parquet row groups by their statistics).
         sql.Append(eventTime.Expression).Append(" >= ").Append(eventTime.Bound("$start"))
-            .Append(" AND ").Append(eventTime.Expression).Append(" < ").Append(eventTime.Bound("$end"));
+            .Append(" AND ").Append(eventTime.Expression).Append(" < ").Append(eventTime.Bound("$end")).Append(')');
 
-        // OFFSET 0 keeps the filter below the window: DuckDB 1.5.6's top-n window elimination fails with an
-        // internal error ("expression type mismatch") on a two-sided time filter over CSV scans. The filter
-        // still reaches the scan, and the connection does not preserve insertion order, so this costs no parallelism.
-        sql.Append(" OFFSET 0)");
+        // One ordering column computed below the window rather than two keys in the window: with a single
+        // key DuckDB turns row_number() = 1 into a grouped arg-max that keeps one row per entity instead of
+        // sorting the whole interval. It is a pair, not one BIGINT, because DuckDB 1.5.6 fails with an
+        // internal error ("expression type mismatch") when that rewrite meets a scalar key and the two-sided
+        // time filter over a CSV scan.
         sql.Append(" QUALIFY row_number() OVER (");
         if (joinKeys.Count > 0)
         {
             sql.Append("PARTITION BY ").AppendJoin(", ", joinKeys.Select(k => DuckDbSql.Identifier(k.Name))).Append(' ');
         }
 
-        sql.Append("ORDER BY ").Append(eventTime.Expression).Append(" DESC");
-        if (createdField is not null)
-        {
-            sql.Append(", ").Append(Timestamp(sourceTypes[createdField], createdField)!.Expression).Append(" DESC NULLS LAST");
-        }
-
-        sql.Append(") = 1");
+        sql.Append("ORDER BY ").Append(orderColumn).Append(" DESC) = 1");
         return new LatestQuery(view.Name, path, sql.ToString(), columns);
     }
 
