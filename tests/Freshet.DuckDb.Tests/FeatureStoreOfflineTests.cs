@@ -85,6 +85,36 @@ public sealed class FeatureStoreOfflineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_push_view_materializes_from_its_batch_source()
+    {
+        var drivers = PlainDuckDb.Query($"SELECT count(DISTINCT driver_id) FROM read_parquet({PlainDuckDb.Quote(Quickstart.ParquetPath)})");
+
+        var results = await _store.MaterializeAsync(DateTimeOffset.UnixEpoch, Now, ["driver_hourly_stats_fresh"]);
+
+        Assert.Equal((long)drivers[0][0]!, Assert.Single(results).Rows);
+    }
+
+    [Fact]
+    public async Task Incremental_materialization_reads_only_the_new_interval()
+    {
+        // The quickstart's ttl is one day, so the first run starts at Now - 1d.
+        var from = Micros.From(Now.AddDays(-1));
+        var to = Micros.From(Now);
+        var expected = PlainDuckDb.Query($"""
+            SELECT count(DISTINCT driver_id) FROM read_parquet({PlainDuckDb.Quote(Quickstart.ParquetPath)})
+            WHERE epoch_us(event_timestamp) >= {from} AND epoch_us(event_timestamp) < {to}
+            """);
+
+        Assert.InRange((long)expected[0][0]!, 1, 5);
+
+        var results = await _store.MaterializeIncrementalAsync(Now, ["driver_hourly_stats"]);
+
+        var result = Assert.Single(results);
+        Assert.Equal(Now.AddDays(-1), result.Start);
+        Assert.Equal((long)expected[0][0]!, result.Rows);
+    }
+
+    [Fact]
     public async Task Push_to_offline_writes_a_parquet_file_under_the_data_directory()
     {
         var rows = new ColumnTable(new Dictionary<string, FeatureValue[]>
