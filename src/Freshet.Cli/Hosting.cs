@@ -1,3 +1,4 @@
+using Freshet.DuckDb;
 using Freshet.Model;
 using Freshet.Online;
 using Freshet.Registry;
@@ -50,7 +51,13 @@ internal static class Hosting
     public static async Task<FeatureStore> OpenFeatureStoreAsync(string repoDirectory, RepoConfig config, IRegistryStore registry, CancellationToken cancellationToken)
     {
         var online = OpenOnlineStore(repoDirectory, config);
-        return await FeatureStore.OpenAsync(registry, online, config, Path.GetFullPath(repoDirectory), new FeatureStoreOptions(), cancellationToken);
+        var options = new FeatureStoreOptions
+        {
+            // DuckDB is the only offline engine: it reads batch sources for materialization and writes pushed rows as Parquet.
+            OfflineSource = new DuckDbOfflineSource(),
+            OfflineSink = new DuckDbOfflineSink(),
+        };
+        return await FeatureStore.OpenAsync(registry, online, config, Path.GetFullPath(repoDirectory), options, cancellationToken);
     }
 }
 

@@ -84,6 +84,26 @@ public sealed class DuckDbOfflineSource : IOfflineSource
         }
     }
 
+    /// <inheritdoc />
+    public async ValueTask<long?> CountLatestAsync(FeatureView view, IReadOnlyList<JoinKey> joinKeys, FileSource source, string repoDirectory,
+        DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        ArgumentNullException.ThrowIfNull(joinKeys);
+        ArgumentNullException.ThrowIfNull(source);
+        var path = DuckDbSql.Resolve(source, repoDirectory, view.Name);
+        using var connection = DuckDbSql.Open();
+        var query = await Task.Run(() => LatestQuery.Plan(connection, view, joinKeys, source, path), cancellationToken);
+        using var command = connection.CreateCommand();
+        command.CommandText = query.CountSql;
+        command.Parameters.Add(new DuckDBParameter("path", path));
+        command.Parameters.Add(new DuckDBParameter("start", Micros.From(start)));
+        command.Parameters.Add(new DuckDBParameter("end", Micros.From(end)));
+        using var cancel = cancellationToken.Register(command.Cancel);
+        var count = await Task.Run(() => query.Guard(() => command.ExecuteScalar(), cancellationToken), cancellationToken);
+        return Convert.ToInt64(count, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     private static FeatureValue ReadCell(DuckDBDataReader reader, int ordinal, OutputColumn column, Func<DuckDBDataReader, int, FeatureValue>? read, FeatureView view, int fileOrdinal)
     {
         if (reader.IsDBNull(ordinal))

@@ -30,13 +30,20 @@ internal sealed class LatestQuery
     private readonly string _view;
     private readonly string _path;
 
-    private LatestQuery(string view, string path, string sql, IReadOnlyList<OutputColumn> columns)
+    private LatestQuery(string view, string path, string sql, string countSql, IReadOnlyList<OutputColumn> columns)
     {
         _view = view;
         _path = path;
         Sql = sql;
+        CountSql = countSql;
         Columns = columns;
     }
+
+    /// <summary>
+    /// How many rows <see cref="Sql"/> returns (the distinct keys in the interval), with the same parameters;
+    /// cheaper than the query itself: no row is carried, only keys.
+    /// </summary>
+    public string CountSql { get; }
 
     /// <summary>The query; its last column is the file each row came from.</summary>
     public string Sql { get; }
@@ -128,7 +135,18 @@ internal sealed class LatestQuery
         }
 
         sql.Append("ORDER BY ").Append(orderColumn).Append(" DESC) = 1");
-        return new LatestQuery(view.Name, path, sql.ToString(), columns);
+
+        var count = new StringBuilder("SELECT count(*) FROM (SELECT DISTINCT ");
+        count.AppendJoin(", ", joinKeys.Count > 0 ? joinKeys.Select(k => DuckDbSql.Identifier(k.Name)) : ["1"]);
+        count.Append(" FROM ").Append(scan).Append(" WHERE ");
+        foreach (var key in joinKeys)
+        {
+            count.Append(DuckDbSql.Identifier(key.Name)).Append(" IS NOT NULL AND ");
+        }
+
+        count.Append(eventTime.Expression).Append(" >= ").Append(eventTime.Bound("$start"))
+            .Append(" AND ").Append(eventTime.Expression).Append(" < ").Append(eventTime.Bound("$end")).Append(')');
+        return new LatestQuery(view.Name, path, sql.ToString(), count.ToString(), columns);
     }
 
     /// <summary>

@@ -97,7 +97,8 @@ public sealed class FeatureStoreOfflineTests : IAsyncLifetime
     [Fact]
     public async Task Incremental_materialization_reads_only_the_new_interval()
     {
-        // The quickstart's ttl is one day, so the first run starts at Now - 1d.
+        // driver_hourly_stats_fresh (a push view whose batch source is the Parquet file) has a ttl of one day,
+        // so the first run starts at Now - 1d.
         var from = Micros.From(Now.AddDays(-1));
         var to = Micros.From(Now);
         var expected = PlainDuckDb.Query($"""
@@ -107,11 +108,16 @@ public sealed class FeatureStoreOfflineTests : IAsyncLifetime
 
         Assert.InRange((long)expected[0][0]!, 1, 5);
 
-        var results = await _store.MaterializeIncrementalAsync(Now, ["driver_hourly_stats"]);
+        var results = await _store.MaterializeIncrementalAsync(Now, ["driver_hourly_stats_fresh"]);
 
         var result = Assert.Single(results);
         Assert.Equal(Now.AddDays(-1), result.Start);
         Assert.Equal((long)expected[0][0]!, result.Rows);
+
+        // The next run starts where this one ended; the view without a ttl starts at the beginning of time.
+        var next = await _store.MaterializeIncrementalAsync(Now.AddHours(1));
+        Assert.Equal(Now, next.Single(r => r.View == "driver_hourly_stats_fresh").Start);
+        Assert.Equal(DateTimeOffset.UnixEpoch, next.Single(r => r.View == "driver_hourly_stats").Start);
     }
 
     [Fact]

@@ -33,6 +33,8 @@ public sealed class QuickstartSourceTests
         var rows = Quickstart.Rows(batches);
 
         Assert.Equal(expected.Count, rows.Count);
+        var counted = await new DuckDbOfflineSource().CountLatestAsync(Quickstart.View(), Quickstart.DriverKey, Quickstart.Source("data/driver_stats.parquet"), AppContext.BaseDirectory, start, end);
+        Assert.Equal(expected.Count, counted);
         foreach (var row in rows)
         {
             Assert.Equal(ValueKind.Int64, row["driver_id"].Kind);

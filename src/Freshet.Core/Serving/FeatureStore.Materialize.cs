@@ -33,8 +33,9 @@ public sealed partial class FeatureStore
         foreach (var (view, source) in MaterializableViews(registry, views))
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var encoder = Encoder(registry, view);
+            // Rows come from the batch (file) source, so its timestamp column names apply, not the push source's.
             var joinKeys = registry.Index.JoinKeys(view.Entities);
+            var encoder = new ViewRowEncoder(view, joinKeys, source);
             var total = progress is null ? null : await reader.CountLatestAsync(view, joinKeys, source, RepoDirectory, start, end, cancellationToken);
             long rows = 0;
             var applied = 0;
