@@ -36,7 +36,7 @@ post() {
     curl -sS -X POST "http://127.0.0.1:$port$path" -H 'Content-Type: application/json' -d "$body"
   else
     exec 3<>"/dev/tcp/127.0.0.1/$port"
-    printf 'POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' "$path" "${#body}" "$body" >&3
+    printf 'POST %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' "$path" "${#body}" "$body" >&3
     sed '1,/^\r$/d' <&3
     exec 3<&-
   fi

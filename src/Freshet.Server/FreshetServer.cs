@@ -67,8 +67,12 @@ public static class FreshetServer
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
-            var address = options.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(options.Host);
-            k.Listen(address, options.Port, l => l.Protocols = HttpProtocols.Http1AndHttp2);
+            var address = options.Host == "localhost" ? IPAddress.Loopback
+                : IPAddress.TryParse(options.Host, out var ip) ? ip
+                : throw new ArgumentException($"host '{options.Host}' is not an IP address (or localhost)", nameof(options));
+
+            // Feast's HTTP clients speak HTTP/1.1; cleartext HTTP/2 goes to the gRPC port.
+            k.Listen(address, options.Port, l => l.Protocols = HttpProtocols.Http1);
             if (options.GrpcPort >= 0)
             {
                 // gRPC over cleartext needs HTTP/2 with prior knowledge: a port of its own.

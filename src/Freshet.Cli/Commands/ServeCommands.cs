@@ -28,10 +28,16 @@ internal static class ServeCommands
                 return code;
             }
 
+            var bind = r.GetValue(host) ?? config.Server.Host;
+            if (bind != "localhost" && !System.Net.IPAddress.TryParse(bind, out _))
+            {
+                return ctx.Fail($"--host '{bind}' is not an IP address (use 127.0.0.1, 0.0.0.0, ::1 or localhost)");
+            }
+
             await using var store = await Hosting.OpenFeatureStoreAsync(ctx.RepoDirectory, config, registry, ct);
             var options = new FreshetServerOptions
             {
-                Host = r.GetValue(host) ?? config.Server.Host,
+                Host = bind,
                 Port = r.GetValue(port) ?? config.Server.Port,
                 GrpcPort = r.GetValue(grpcPort) ?? config.Server.GrpcPort,
             };
