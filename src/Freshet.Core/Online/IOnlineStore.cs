@@ -7,6 +7,12 @@ public readonly record struct OnlineKey(string View, byte[] EntityKey);
 public readonly record struct OnlineWrite(string View, byte[] EntityKey, byte[] Row);
 
 /// <summary>
+/// One state row to put as it is (no newest-wins rule): aggregation tiles, source offsets, dead letters.
+/// <see cref="Value"/> null deletes the row. <see cref="Namespace"/> plays the part a view name plays for rows.
+/// </summary>
+public readonly record struct OnlinePut(string Namespace, byte[] Key, byte[]? Value);
+
+/// <summary>
 /// Where online rows live. Semantics (DESIGN §3): per key, the row with the greatest (event, created)
 /// timestamps wins; an older row never replaces a newer one, whatever the arrival order. A write that
 /// returns is durable (for stores that persist). A read of many keys across many views is one round trip.
@@ -21,6 +27,19 @@ public interface IOnlineStore : IAsyncDisposable
 
     /// <summary>Removes every row of a view; returns how many were removed.</summary>
     ValueTask<long> DeleteViewAsync(string view, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Puts state rows as they are, all of them or none (one atomic, durable batch): a stream processor writes
+    /// its tile updates and the source offsets they consumed in one call (DESIGN §3, exactly-once effect).
+    /// State rows are read with <see cref="ReadAsync"/> (the namespace in place of the view) and removed with
+    /// <see cref="DeleteViewAsync"/> (the namespace).
+    /// </summary>
+    ValueTask PutAsync(IReadOnlyList<OnlinePut> puts, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} does not store state rows");
+
+    /// <summary>The rows of a namespace (or view) whose key starts with <paramref name="prefix"/>, in key byte order.</summary>
+    IAsyncEnumerable<KeyValuePair<byte[], byte[]>> ScanAsync(string @namespace, byte[] prefix, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} does not scan rows");
 }
 
 /// <summary>
