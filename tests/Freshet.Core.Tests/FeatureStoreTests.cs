@@ -226,6 +226,35 @@ public sealed class FeatureStoreTests : IAsyncLifetime
         Assert.Equal(2, _store.Registry.CachedPlans);
     }
 
+    [Fact]
+    public async Task A_feature_list_changed_after_a_read_gets_its_own_plan()
+    {
+        await PushDrivers([1], [0.5], [T0]);
+        var features = new[] { "driver_stats:conv_rate" };
+        var first = await _store.GetOnlineFeaturesAsync(new OnlineRequest { Features = features, Entities = new Dictionary<string, FeatureValue[]> { ["driver_id"] = I(1) } });
+
+        features[0] = "driver_stats:trips";
+        var second = await _store.GetOnlineFeaturesAsync(new OnlineRequest { Features = features, Entities = new Dictionary<string, FeatureValue[]> { ["driver_id"] = I(1) } });
+
+        Assert.Equal(["driver_id", "conv_rate"], first.FeatureNames);
+        Assert.Equal(["driver_id", "trips"], second.FeatureNames);
+        Assert.Equal(2, _store.Registry.CachedPlans);
+    }
+
+    [Fact]
+    public async Task A_feature_service_and_a_feature_list_do_not_share_a_plan()
+    {
+        await Get(["driver_stats:conv_rate"], ("driver_id", I(1)));
+        var byService = await _store.GetOnlineFeaturesAsync(new OnlineRequest
+        {
+            FeatureService = "svc",
+            Entities = new Dictionary<string, FeatureValue[]> { ["driver_id"] = I(1), ["rider_id"] = S("r") },
+        });
+
+        Assert.Contains("rating", byService.FeatureNames);
+        Assert.Equal(2, _store.Registry.CachedPlans);
+    }
+
     private sealed class ManualClock(DateTimeOffset now) : TimeProvider
     {
         public DateTimeOffset Now { get; set; } = now;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Freshet.Model;
 using Freshet.Online;
 using Freshet.Registry;
@@ -223,8 +224,22 @@ public sealed partial class FeatureStore : IAsyncDisposable
             maxFeatures = Math.Max(maxFeatures, read.NameHashes.Length);
         }
 
-        var values = new FeatureValue[maxFeatures];
-        var found = new bool[maxFeatures];
+        // Scratch for one decoded row, sized by the widest view: pooled and on the stack rather than allocated
+        // per request. Cleared on return: decoded strings and bytes point into row buffers.
+        var values = ArrayPool<FeatureValue>.Shared.Rent(maxFeatures);
+        var found = maxFeatures <= 256 ? stackalloc bool[maxFeatures] : new bool[maxFeatures];
+        try
+        {
+            FillColumns(plan, rows, stored, columns, now, values, found);
+        }
+        finally
+        {
+            ArrayPool<FeatureValue>.Shared.Return(values, clearArray: true);
+        }
+    }
+
+    private static void FillColumns(OnlinePlan plan, int rows, byte[]?[] stored, FeatureColumn[] columns, long now, Span<FeatureValue> values, Span<bool> found)
+    {
         for (var v = 0; v < plan.Views.Length; v++)
         {
             var read = plan.Views[v];

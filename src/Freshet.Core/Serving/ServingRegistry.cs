@@ -11,7 +11,7 @@ namespace Freshet.Serving;
 /// </summary>
 public sealed class ServingRegistry
 {
-    private readonly ConcurrentDictionary<string, OnlinePlan> _plans = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<PlanKey, OnlinePlan> _plans = new();
     private readonly ConcurrentDictionary<(string View, string Feature, string Expression), (CompiledExpression, ExpressionScope)> _expressions = new();
 
     /// <summary>Indexes a registry state.</summary>
@@ -35,8 +35,9 @@ public sealed class ServingRegistry
 
     internal OnlinePlan GetPlan(OnlineRequest request)
     {
-        var key = PlanKey(request);
-        if (_plans.TryGetValue(key, out var plan))
+        // Looked up through the request's own feature list, so a cached plan costs no key built per request;
+        // the key stored with a new plan owns a copy of the list (the caller may reuse its list).
+        if (_plans.TryGetValue(new PlanKey(request.FeatureService, request.Features, request.FullFeatureNames), out var plan))
         {
             return plan;
         }
@@ -46,7 +47,8 @@ public sealed class ServingRegistry
         // Bounded: a client sending ever new feature lists must not grow memory without end.
         if (_plans.Count < 10_000)
         {
-            _plans.TryAdd(key, plan);
+            string[]? features = request.FeatureService is null ? [.. request.Features ?? []] : null;
+            _plans.TryAdd(new PlanKey(request.FeatureService, features, request.FullFeatureNames), plan);
         }
 
         return plan;
@@ -67,14 +69,55 @@ public sealed class ServingRegistry
                 : throw new RequestException("features", "bad_on_demand_feature", $"on-demand feature '{view.Name}:{feature.Name}' does not compile: {string.Join("; ", compiled.Errors.Select(e => e.Message))}");
         });
 
-    private static string PlanKey(OnlineRequest request)
+    /// <summary>
+    /// What a plan depends on: the feature service, or else the feature references in order (null and empty
+    /// are the same list), and the naming of outputs.
+    /// </summary>
+    private readonly struct PlanKey(string? service, IReadOnlyList<string>? features, bool fullFeatureNames) : IEquatable<PlanKey>
     {
-        if (request.FeatureService is { } service)
+        private readonly string? _service = service;
+        private readonly IReadOnlyList<string>? _features = service is null ? features : null;
+        private readonly bool _fullFeatureNames = fullFeatureNames;
+
+        public bool Equals(PlanKey other)
         {
-            return (request.FullFeatureNames ? "S1:" : "S0:") + service;
+            if (_fullFeatureNames != other._fullFeatureNames || !string.Equals(_service, other._service, StringComparison.Ordinal))
+            {
+                return false;
+            }
+
+            var count = _features?.Count ?? 0;
+            if (count != (other._features?.Count ?? 0))
+            {
+                return false;
+            }
+
+            for (var i = 0; i < count; i++)
+            {
+                if (!string.Equals(_features![i], other._features![i], StringComparison.Ordinal))
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
 
-        var features = request.Features ?? [];
-        return (request.FullFeatureNames ? "F1:" : "F0:") + string.Join('\n', features);
+        public override bool Equals(object? obj) => obj is PlanKey other && Equals(other);
+
+        public override int GetHashCode()
+        {
+            var hash = new HashCode();
+            hash.Add(_fullFeatureNames);
+            hash.Add(_service);
+            var count = _features?.Count ?? 0;
+            hash.Add(count);
+            for (var i = 0; i < count; i++)
+            {
+                hash.Add(_features![i]);
+            }
+
+            return hash.ToHashCode();
+        }
     }
 }
