@@ -91,9 +91,14 @@ internal sealed class PercentileSketchState : AggregateState
         var r = new StateReader(serialized, Tag, "approx_percentile");
         var zeros = r.ReadCount(long.MaxValue, "zero count");
         var check = r;
-        BucketStore.Validate(ref check);
-        BucketStore.Validate(ref check);
+        var positive = BucketStore.Validate(ref check);
+        var negative = BucketStore.Validate(ref check);
         check.ExpectEnd();
+        if (zeros + positive < zeros || zeros + positive + negative < zeros + positive)
+        {
+            StateCodec.Invalid("approx_percentile: the total count overflows");
+        }
+
         _zeros = checked(_zeros + zeros);
         _positive.MergeFrom(ref r);
         _negative.MergeFrom(ref r);
@@ -287,7 +292,8 @@ internal sealed class PercentileSketchState : AggregateState
             }
         }
 
-        public static void Validate(ref StateReader r)
+        /// <summary>Checks a written store and returns its total count.</summary>
+        public static long Validate(ref StateReader r)
         {
             var n = r.ReadCount(r.Remaining / 2, "bucket count");
             long index = 0;
@@ -312,6 +318,8 @@ internal sealed class PercentileSketchState : AggregateState
                     StateCodec.Invalid("approx_percentile: a bucket count is zero or the total overflows");
                 }
             }
+
+            return total;
         }
 
         public void MergeFrom(ref StateReader r)
