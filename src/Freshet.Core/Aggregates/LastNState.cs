@@ -136,6 +136,15 @@ internal sealed class LastNState : AggregateState
             throw new ArgumentException($"cannot merge last_n({o._k}) of {o._kind} into last_n({_k}) of {_kind}", nameof(other));
         }
 
+        if (ReferenceEquals(o, this))
+        {
+            // Offer shifts the arrays being read: merge from a copy.
+            var copy = new ArrayBufferWriter<byte>();
+            WriteTo(copy);
+            MergeFrom(copy.WrittenSpan);
+            return;
+        }
+
         for (var i = 0; i < o._count; i++)
         {
             Offer(o._times[i], o._keys[i].AsSpan(0, o._lengths[i]));
