@@ -115,6 +115,17 @@ public sealed class AggregateBehaviourTests
         Assert.Equal(Bytes(s), Bytes(copy));
     }
 
+    [Theory]
+    [MemberData(nameof(AllFunctions))]
+    public void Aggregate_result_kind_is_the_model_output_type(AggregationFunction function, ScalarKind kind)
+    {
+        var type = FeatureType.Of(kind);
+        var s = AggregateFunctions.Create(For(function), type);
+        s.Add(Sample(kind, 2), 1);
+        s.Add(Sample(kind, 5), 2);
+        Assert.Equal(FeatureValue.KindOf(AggregateFunctions.OutputType(For(function), type)), s.Result().Kind);
+    }
+
     [Fact]
     public void Aggregate_int_sum_overflow_throws_and_keeps_the_state()
     {

@@ -23,6 +23,7 @@ internal sealed class PickState : AggregateState
     private readonly PickRule _rule;
     private readonly ValueKind _kind;
     private readonly byte _tag;
+    private readonly string _name;
     private byte[] _key = [];
     private int _keyLength;
     private long _time;
@@ -34,11 +35,10 @@ internal sealed class PickState : AggregateState
         _rule = rule;
         _kind = kind;
         _tag = (byte)(0x51 + (int)rule);
+        _name = rule.ToString().ToLowerInvariant();
     }
 
     private bool Timed => _rule is PickRule.First or PickRule.Last;
-
-    private string Name => _rule.ToString().ToLowerInvariant();
 
     public override bool IsEmpty => !_has;
 
@@ -51,7 +51,7 @@ internal sealed class PickState : AggregateState
 
         if (value.Kind != _kind)
         {
-            throw new ArgumentException($"{Name} of {_kind} cannot add a {value.Kind}", nameof(value));
+            throw new ArgumentException($"{_name} of {_kind} cannot add a {value.Kind}", nameof(value));
         }
 
         if (!Timed && ((value.Kind == ValueKind.Float64 && double.IsNaN(value.AsFloat64())) || (value.Kind == ValueKind.Float32 && float.IsNaN(value.AsFloat32()))))
@@ -112,7 +112,7 @@ internal sealed class PickState : AggregateState
         var o = StateCodec.Same<PickState>(other);
         if (o._rule != _rule || o._kind != _kind)
         {
-            throw new ArgumentException($"cannot merge {o.Name} of {o._kind} into {Name} of {_kind}", nameof(other));
+            throw new ArgumentException($"cannot merge {o._name} of {o._kind} into {_name} of {_kind}", nameof(other));
         }
 
         if (o._has)
@@ -128,7 +128,7 @@ internal sealed class PickState : AggregateState
             return;
         }
 
-        var r = new StateReader(serialized, _tag, Name);
+        var r = new StateReader(serialized, _tag, _name);
         var time = Timed ? r.ReadVarInt() : 0;
         var key = r.ReadBlob();
         r.ExpectEnd();
