@@ -15,15 +15,22 @@ namespace Freshet.RocksDb;
 /// <para>
 /// Durability: the write-ahead log is on and every <see cref="WriteAsync"/> call is one atomic write batch
 /// committed with <c>sync</c>, so when it returns its rows survive a killed process or a power cut, and a
-/// crash never leaves half of a call applied.
+/// crash never leaves half of a call applied. <see cref="PutAsync"/> is the same: one synced batch per call,
+/// so a stream processor's tiles and offsets are stored together or not at all.
 /// </para>
 /// <para>
-/// Thread safety: <see cref="WriteAsync"/>, <see cref="ReadAsync"/> and <see cref="DeleteViewAsync"/> may be
-/// called concurrently from any threads. Newest-wins needs a read, a comparison and a write per key; writers
+/// State rows (<see cref="OnlinePut"/>) share the row key layout, their namespace in place of the view, so
+/// <see cref="ReadAsync"/>, <see cref="DeleteViewAsync"/> and <see cref="ScanAsync"/> serve both.
+/// <see cref="ScanAsync"/> streams from one iterator bounded to the prefix and sees the rows as they were when
+/// its enumeration started.
+/// </para>
+/// <para>
+/// Thread safety: every method but <see cref="DisposeAsync"/> may be called concurrently from any threads;
+/// <see cref="PutAsync"/> takes the same stripe locks as <see cref="WriteAsync"/> for its keys. Newest-wins needs a read, a comparison and a write per key; writers
 /// take striped locks (chosen by a hash of the key, entered in ascending order so two batches cannot
 /// deadlock) and hold them until their batch is durable, so of two concurrent writers of one key the newer
 /// row always ends up stored. Readers take no lock. <see cref="DisposeAsync"/> closes the database: call it
-/// once, after every other call has returned.
+/// once, after every other call has returned and every scan has been enumerated to its end or disposed.
 /// </para>
 /// <para>
 /// The methods block on the database (and on the disk flush for writes) and complete synchronously.
@@ -58,6 +65,9 @@ public sealed class RocksDbOnlineStore : IOnlineStore
 
     /// <summary>Runs after a write call has read the stored rows and before it commits (tests widen races with it).</summary>
     internal Action<IReadOnlyList<OnlineWrite>>? BeforeCommit { get; set; }
+
+    /// <summary>Runs after a put call has taken its locks and built its batch, just before it commits (tests inject faults with it).</summary>
+    internal Action<IReadOnlyList<OnlinePut>>? BeforePutCommit { get; set; }
 
     /// <summary>The directory holding the database.</summary>
     public string Directory => _db.Path;
@@ -121,10 +131,132 @@ public sealed class RocksDbOnlineStore : IOnlineStore
             stripes[i] = ByteArrayComparer.Instance.GetHashCode(keys[i]) & _stripeMask;
         }
 
-        // Distinct stripes in ascending order: every writer takes them in the same order, so none deadlock.
+        var distinct = SortDistinct(stripes);
+        var entered = 0;
+        try
+        {
+            entered = EnterStripes(stripes, distinct);
+            return ValueTask.FromResult(WriteLocked(writes, keys));
+        }
+        finally
+        {
+            ExitStripes(stripes, entered);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask PutAsync(IReadOnlyList<OnlinePut> puts, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        var n = puts.Count;
+        if (n == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var keys = new byte[n][];
+        var stripes = new int[n];
+        for (var i = 0; i < n; i++)
+        {
+            var put = puts[i];
+            if (put.Namespace is null || put.Key is null)
+            {
+                throw new ArgumentException($"put {i} has no namespace or no key", nameof(puts));
+            }
+
+            keys[i] = StoreKey(put.Namespace, put.Key);
+            stripes[i] = ByteArrayComparer.Instance.GetHashCode(keys[i]) & _stripeMask;
+        }
+
+        // The batch is built before any lock is taken; the stripes only keep a newest-wins write of one of
+        // these keys from reading a row that this put replaces between its read and its commit.
+        using var batch = new WriteBatch();
+        for (var i = 0; i < n; i++)
+        {
+            // In call order, so of two puts of one key the later one is what the batch leaves stored.
+            if (puts[i].Value is { } value)
+            {
+                batch.Put(keys[i], value);
+            }
+            else
+            {
+                batch.Delete(keys[i]);
+            }
+        }
+
+        var distinct = SortDistinct(stripes);
+        var entered = 0;
+        try
+        {
+            entered = EnterStripes(stripes, distinct);
+            BeforePutCommit?.Invoke(puts);
+            _db.Write(batch, _syncWrite);
+        }
+        finally
+        {
+            ExitStripes(stripes, entered);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<KeyValuePair<byte[], byte[]>> ScanAsync(string @namespace, byte[] prefix, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(@namespace);
+        ArgumentNullException.ThrowIfNull(prefix);
+        return Scan(StoreKey(@namespace, prefix), ViewPrefix(@namespace).Length, cancellationToken).ToAsyncEnumerable();
+    }
+
+    // Streams the rows from one iterator (an implicit snapshot: rows put during the scan are not seen), bounded
+    // above so RocksDB stops at the end of the prefix instead of reading into the next namespace's files.
+    private IEnumerable<KeyValuePair<byte[], byte[]>> Scan(byte[] start, int namespaceLength, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        var readOptions = new ReadOptions();
+        if (UpperBound(start) is { } bound)
+        {
+            readOptions.SetIterateUpperBound(bound);
+        }
+
+        using var iterator = _db.NewIterator(readOptions: readOptions);
+        for (iterator.Seek(start); iterator.Valid(); iterator.Next())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var key = iterator.GetKeySpan();
+            if (!key.StartsWith(start))
+            {
+                yield break;
+            }
+
+            yield return new KeyValuePair<byte[], byte[]>(key[namespaceLength..].ToArray(), iterator.Value());
+        }
+    }
+
+    /// <summary>The least key above every key that starts with <paramref name="prefix"/>; null when there is none (all 0xFF).</summary>
+    internal static byte[]? UpperBound(ReadOnlySpan<byte> prefix)
+    {
+        for (var i = prefix.Length - 1; i >= 0; i--)
+        {
+            if (prefix[i] != 0xFF)
+            {
+                var bound = prefix[..(i + 1)].ToArray();
+                bound[i]++;
+                return bound;
+            }
+        }
+
+        return null;
+    }
+
+    // Sorts the stripes and moves the distinct ones to the front; returns how many there are.
+    private static int SortDistinct(int[] stripes)
+    {
         Array.Sort(stripes);
         var distinct = 1;
-        for (var i = 1; i < n; i++)
+        for (var i = 1; i < stripes.Length; i++)
         {
             if (stripes[i] != stripes[distinct - 1])
             {
@@ -132,6 +264,13 @@ public sealed class RocksDbOnlineStore : IOnlineStore
             }
         }
 
+        return distinct;
+    }
+
+    // Distinct stripes in ascending order: every writer takes them in the same order, so none deadlock. Returns
+    // how many were entered; if entering throws, the ones already held are released.
+    private int EnterStripes(int[] stripes, int distinct)
+    {
         var entered = 0;
         try
         {
@@ -139,15 +278,21 @@ public sealed class RocksDbOnlineStore : IOnlineStore
             {
                 _stripes[stripes[entered]].Enter();
             }
-
-            return ValueTask.FromResult(WriteLocked(writes, keys));
         }
-        finally
+        catch
         {
-            for (var i = entered - 1; i >= 0; i--)
-            {
-                _stripes[stripes[i]].Exit();
-            }
+            ExitStripes(stripes, entered);
+            throw;
+        }
+
+        return entered;
+    }
+
+    private void ExitStripes(int[] stripes, int entered)
+    {
+        for (var i = entered - 1; i >= 0; i--)
+        {
+            _stripes[stripes[i]].Exit();
         }
     }
 

@@ -295,6 +295,181 @@ public abstract class OnlineStoreConformance : IAsyncLifetime
         Assert.Equal(5_000, await Store.DeleteViewAsync("odd"));
         Assert.Equal(5_000, await Store.DeleteViewAsync("even"));
     }
+
+    protected async Task<List<KeyValuePair<byte[], byte[]>>> Scan(string @namespace, params byte[] prefix)
+    {
+        var rows = new List<KeyValuePair<byte[], byte[]>>();
+        await foreach (var row in Store.ScanAsync(@namespace, prefix))
+        {
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+
+    protected async Task<byte[]?> ReadState(string @namespace, byte[] key) => (await Read(new OnlineKey(@namespace, key)))[0];
+
+    [Fact]
+    public async Task A_put_state_row_reads_back_byte_for_byte_and_a_later_put_replaces_it_whatever_it_holds()
+    {
+        await Store.PutAsync([new OnlinePut("tiles", [1, 2], [10, 20, 30]), new OnlinePut("offsets", [1, 2], [7])]);
+
+        Assert.Equal([10, 20, 30], await ReadState("tiles", [1, 2]));
+        Assert.Equal([7], await ReadState("offsets", [1, 2]));
+
+        // No newest-wins rule for state rows: a put replaces what is stored, and an empty value is a value.
+        await Store.PutAsync([new OnlinePut("tiles", [1, 2], [])]);
+        Assert.Equal(Array.Empty<byte>(), await ReadState("tiles", [1, 2]));
+    }
+
+    [Fact]
+    public async Task A_put_with_a_null_value_deletes_the_row()
+    {
+        await Store.PutAsync([new OnlinePut("tiles", [1], [1]), new OnlinePut("tiles", [2], [2])]);
+
+        await Store.PutAsync([new OnlinePut("tiles", [1], null), new OnlinePut("tiles", [9], null)]);
+
+        Assert.Null(await ReadState("tiles", [1]));
+        Assert.Equal([2], await ReadState("tiles", [2]));
+        Assert.Null(await ReadState("tiles", [9]));
+    }
+
+    [Fact]
+    public async Task A_batch_mixing_puts_and_deletes_applies_in_call_order_and_the_last_put_of_a_key_wins()
+    {
+        await Store.PutAsync([new OnlinePut("s", [1], [1]), new OnlinePut("s", [2], [2])]);
+
+        await Store.PutAsync(
+        [
+            new OnlinePut("s", [1], null),
+            new OnlinePut("s", [2], [22]),
+            new OnlinePut("s", [3], [3]),
+            new OnlinePut("s", [3], null),
+            new OnlinePut("s", [4], null),
+            new OnlinePut("s", [4], [44]),
+        ]);
+
+        Assert.Equal([[2], [4]], (await Scan("s")).Select(r => r.Key));
+        Assert.Equal([22], await ReadState("s", [2]));
+        Assert.Equal([44], await ReadState("s", [4]));
+    }
+
+    [Fact]
+    public async Task A_batch_with_an_invalid_put_is_refused_whole_and_stores_nothing()
+    {
+        await Store.PutAsync([new OnlinePut("s", [1], [1])]);
+
+        await Assert.ThrowsAsync<ArgumentException>(async () => await Store.PutAsync(
+            [new OnlinePut("s", [1], null), new OnlinePut("s", [2], [2]), new OnlinePut("s", null!, [3])]));
+
+        Assert.Equal([1], await ReadState("s", [1]));
+        Assert.Null(await ReadState("s", [2]));
+    }
+
+    [Fact]
+    public async Task An_empty_put_batch_is_a_no_op()
+    {
+        await Store.PutAsync([]);
+
+        Assert.Empty(await Scan("s"));
+    }
+
+    [Fact]
+    public async Task A_scan_returns_exactly_the_keys_with_the_prefix_in_byte_order()
+    {
+        // Inserted shuffled; the keys include bytes above 0x7F so signed comparison would misorder them.
+        byte[][] keys = [[0x01], [0x01, 0x00], [0x01, 0xFF], [0x01, 0x80, 0x01], [0x01, 0x02], [0x02], [0x00, 0x01], [0xFF], [0x01, 0xFF, 0xFF], []];
+        var shuffled = keys.OrderBy(k => k.Length * 31 % 7).ThenBy(k => k.Length == 0 ? 0 : k[^1] % 5).ToArray();
+        await Store.PutAsync([.. shuffled.Select((k, i) => new OnlinePut("s", k, [(byte)k.Length, .. k]))]);
+
+        var withPrefix = await Scan("s", 0x01);
+
+        Assert.Equal(
+            [[0x01], [0x01, 0x00], [0x01, 0x02], [0x01, 0x80, 0x01], [0x01, 0xFF], [0x01, 0xFF, 0xFF]],
+            withPrefix.Select(r => r.Key));
+        Assert.All(withPrefix, r => Assert.Equal([(byte)r.Key.Length, .. r.Key], r.Value));
+        Assert.Equal([[0x01, 0xFF], [0x01, 0xFF, 0xFF]], (await Scan("s", 0x01, 0xFF)).Select(r => r.Key));
+        Assert.Equal([[0xFF]], (await Scan("s", 0xFF)).Select(r => r.Key));
+        Assert.Empty(await Scan("s", 0x03));
+        Assert.Empty(await Scan("s", 0x01, 0x00, 0x00));
+    }
+
+    [Fact]
+    public async Task A_scan_with_an_empty_prefix_returns_the_whole_namespace_in_byte_order()
+    {
+        var keys = Enumerable.Range(0, 300).Select(i => new[] { (byte)(i % 256), (byte)(i / 256) }).ToList();
+        await Store.PutAsync([.. keys.Select(k => new OnlinePut("s", k, k))]);
+        await Store.PutAsync([new OnlinePut("other", [0], [0])]);
+
+        var rows = await Scan("s");
+
+        Assert.Equal(keys.OrderBy(k => k[0]).ThenBy(k => k[1]), rows.Select(r => r.Key));
+        Assert.All(rows, r => Assert.Equal(r.Key, r.Value));
+        Assert.Empty(await Scan("never-written"));
+    }
+
+    [Fact]
+    public async Task A_scan_keeps_namespaces_apart_when_one_name_prefixes_the_other()
+    {
+        // Joined naively, "a" + [ 'b', 1 ] and "ab" + [ 1 ] would be the same bytes.
+        await Store.PutAsync(
+        [
+            new OnlinePut("a", [(byte)'b', 1], [1]),
+            new OnlinePut("a", [2], [2]),
+            new OnlinePut("ab", [1], [3]),
+            new OnlinePut("ab", [(byte)'b'], [4]),
+            new OnlinePut("", [(byte)'a'], [5]),
+        ]);
+
+        Assert.Equal([[2], [(byte)'b', 1]], (await Scan("a")).Select(r => r.Key));
+        Assert.Equal([[(byte)'b', 1]], (await Scan("a", (byte)'b')).Select(r => r.Key));
+        Assert.Equal([[1], [(byte)'b']], (await Scan("ab")).Select(r => r.Key));
+        Assert.Equal([[(byte)'a']], (await Scan("")).Select(r => r.Key));
+    }
+
+    [Fact]
+    public async Task Deleting_a_namespace_removes_its_state_rows_and_nothing_else()
+    {
+        await Store.PutAsync([.. Enumerable.Range(0, 10).Select(i => new OnlinePut("a", [(byte)i], [(byte)i]))]);
+        await Store.PutAsync([.. Enumerable.Range(0, 5).Select(i => new OnlinePut("ab", [(byte)i], [(byte)i]))]);
+        await Store.WriteAsync([new OnlineWrite("a", Key(1), Row(1, 1, 1))]);
+
+        // A namespace and a view of the same name are one key range: both kinds of row go.
+        Assert.Equal(11, await Store.DeleteViewAsync("a"));
+
+        Assert.Empty(await Scan("a"));
+        Assert.Null(await ReadOne("a", 1));
+        Assert.Equal(5, (await Scan("ab")).Count);
+    }
+
+    [Fact]
+    public async Task A_scan_finds_view_rows_too()
+    {
+        await Store.WriteAsync([new OnlineWrite("drivers", Key(2), Row(1, 1, 2)), new OnlineWrite("drivers", Key(1), Row(1, 1, 1))]);
+
+        var rows = await Scan("drivers");
+
+        Assert.Equal([Key(1), Key(2)], rows.Select(r => r.Key));
+        Assert.Equal(2, ValueOf(rows[1].Value));
+    }
+
+    [Fact]
+    public async Task Concurrent_puts_of_tiles_and_offsets_always_leave_them_in_agreement()
+    {
+        // Each batch puts a tile and the offset it consumed, both holding the batch number: a torn or
+        // interleaved batch would leave the two apart.
+        await Parallel.ForEachAsync(Enumerable.Range(1, 400), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (b, ct) =>
+        {
+            var stamp = BitConverter.GetBytes(b);
+            await Store.PutAsync([new OnlinePut("tiles", [1], stamp), new OnlinePut("offsets", [1], stamp)], ct);
+            var read = new byte[]?[2];
+            await Store.ReadAsync([new OnlineKey("tiles", [1]), new OnlineKey("offsets", [1])], read, ct);
+            Assert.NotNull(read[0]);
+            Assert.NotNull(read[1]);
+        });
+
+        Assert.Equal(await ReadState("tiles", [1]), await ReadState("offsets", [1]));
+    }
 }
 
 /// <summary>The in-memory store against the contract.</summary>

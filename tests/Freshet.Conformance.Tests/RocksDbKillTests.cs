@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using Freshet.Online;
@@ -7,7 +8,8 @@ namespace Freshet.Conformance.Tests;
 
 /// <summary>
 /// A writer killed with SIGKILL between or during writes loses no acknowledged row: every batch whose
-/// WriteAsync returned before the kill reads back after the store is reopened.
+/// WriteAsync returned before the kill reads back after the store is reopened. A stream processor killed the
+/// same way never leaves its tiles and its offset apart: they were put in one atomic batch.
 /// </summary>
 public sealed class RocksDbKillTests : IDisposable
 {
@@ -86,6 +88,86 @@ public sealed class RocksDbKillTests : IDisposable
                 Assert.Equal(id, OnlineStoreConformance.ValueOf(rows[id]!));
                 Assert.Equal((id / BatchSize) + 1, RowCodec.EventMicros(rows[id]));
             }
+        }
+    }
+
+    [Fact]
+    public async Task Tiles_and_the_offset_put_with_them_always_agree_after_a_processor_killed_with_sigkill()
+    {
+        const int Tiles = 8;
+        var crasher = Path.Combine(AppContext.BaseDirectory, "Freshet.RocksDb.Crasher.dll");
+        Assert.True(File.Exists(crasher), $"{crasher} is missing; build tests/Freshet.Conformance.Tests");
+        var random = new Random(20261130);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(25));
+
+        // Each round resumes from the offset the previous kill left stored, as a real processor does.
+        var acked = -1L;
+        for (var round = 0; round < 5; round++)
+        {
+            var killAfter = acked + random.Next(3, 30);
+            var start = new ProcessStartInfo("dotnet", ["exec", crasher, _dir, "--state", Tiles.ToString(CultureInfo.InvariantCulture)])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var process = Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
+            try
+            {
+                while (acked < killAfter)
+                {
+                    var line = await process.StandardOutput.ReadLineAsync(timeout.Token);
+                    if (line is null)
+                    {
+                        Assert.Fail($"the processor exited before acknowledging batch {killAfter}: {await stderr}");
+                    }
+
+                    acked = long.Parse(line["ACK ".Length..], CultureInfo.InvariantCulture);
+                }
+            }
+            finally
+            {
+                await Task.Delay(random.Next(0, 15));
+                process.Kill(entireProcessTree: true);
+            }
+
+            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                acked = long.Parse(line["ACK ".Length..], CultureInfo.InvariantCulture);
+            }
+
+            await process.WaitForExitAsync(timeout.Token);
+            Assert.NotEqual(0, process.ExitCode);
+
+            await using var store = RocksDbOnlineStore.Open(_dir);
+            var keys = new OnlineKey[Tiles + 1];
+            keys[0] = new OnlineKey("offsets", [0]);
+            for (var t = 0; t < Tiles; t++)
+            {
+                keys[t + 1] = new OnlineKey("tiles", [(byte)t]);
+            }
+
+            var rows = new byte[]?[keys.Length];
+            await store.ReadAsync(keys, rows, timeout.Token);
+            Assert.True(rows[0] is not null, $"round {round}: no offset stored after {acked + 1} acknowledged batches");
+            var offset = BinaryPrimitives.ReadInt64BigEndian(rows[0]);
+
+            // Durable: every acknowledged batch is in. Atomic: the tiles hold exactly the batches 0..offset.
+            Assert.True(offset >= acked, $"round {round}: offset {offset} is behind acknowledged batch {acked}");
+            var events = 0L;
+            var latest = -1L;
+            for (var t = 0; t < Tiles; t++)
+            {
+                var expected = offset < t ? 0 : ((offset - t) / Tiles) + 1;
+                var count = rows[t + 1] is { } tile ? BinaryPrimitives.ReadInt64BigEndian(tile) : 0;
+                Assert.True(expected == count, $"round {round}: tile {t} holds {count} batches, the offset {offset} says {expected}");
+                events += count;
+                latest = Math.Max(latest, rows[t + 1] is { } last ? BinaryPrimitives.ReadInt64BigEndian(last.AsSpan(8)) : -1);
+            }
+
+            Assert.Equal(offset + 1, events);
+            Assert.Equal(offset, latest);
+            acked = offset;
         }
     }
 }

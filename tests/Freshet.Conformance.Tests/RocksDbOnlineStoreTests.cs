@@ -141,4 +141,113 @@ public sealed class RocksDbOnlineStoreTests : IDisposable
         await store.ReadAsync([.. ids.Select(id => new OnlineKey("v", OnlineStoreConformance.Key(id)))], rows);
         Assert.All(rows, row => Assert.Equal(101, OnlineStoreConformance.ValueOf(row!)));
     }
+
+    [Fact]
+    public async Task A_put_batch_whose_commit_throws_leaves_none_of_its_rows_visible()
+    {
+        await using var store = RocksDbOnlineStore.Open(_dir);
+        await store.PutAsync([new OnlinePut("tiles", [1], [1]), new OnlinePut("offsets", [0], [1]), new OnlinePut("tiles", [9], [9])]);
+        store.BeforePutCommit = _ => throw new IOException("disk gone");
+
+        await Assert.ThrowsAsync<IOException>(async () => await store.PutAsync(
+        [
+            new OnlinePut("tiles", [1], [2]),
+            new OnlinePut("tiles", [2], [2]),
+            new OnlinePut("tiles", [9], null),
+            new OnlinePut("offsets", [0], [2]),
+        ]));
+
+        var read = new byte[]?[4];
+        await store.ReadAsync([new OnlineKey("tiles", [1]), new OnlineKey("tiles", [2]), new OnlineKey("tiles", [9]), new OnlineKey("offsets", [0])], read);
+        Assert.Equal([[1], null, [9], [1]], read);
+
+        // The failed call released its locks: the next put and a newest-wins write of the same keys go through.
+        store.BeforePutCommit = null;
+        await store.PutAsync([new OnlinePut("tiles", [1], [3]), new OnlinePut("offsets", [0], [3])]).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        await store.ReadAsync([new OnlineKey("tiles", [1]), new OnlineKey("offsets", [0])], read);
+        Assert.Equal([3], read[0]);
+        Assert.Equal([3], read[1]);
+    }
+
+    [Fact]
+    public async Task A_newest_wins_write_waits_for_a_put_of_its_key_that_is_about_to_commit()
+    {
+        await using var store = RocksDbOnlineStore.Open(_dir);
+        var key = OnlineStoreConformance.Key(1);
+        var newer = OnlineStoreConformance.Row(2_000, 0, 2);
+        using var putHolding = new ManualResetEventSlim();
+        using var releasePut = new ManualResetEventSlim();
+        store.BeforePutCommit = _ =>
+        {
+            putHolding.Set();
+            releasePut.Wait(TimeSpan.FromSeconds(10));
+        };
+
+        // The put stores an older row as it is; the write must compare against it, not against what was
+        // there before the put, so it has to wait for the put's commit.
+        var put = Task.Run(async () => await store.PutAsync([new OnlinePut("v", key, OnlineStoreConformance.Row(1_000, 0, 1))]));
+        Assert.True(putHolding.Wait(TimeSpan.FromSeconds(10)));
+        var write = Task.Run(async () => await store.WriteAsync([new OnlineWrite("v", key, newer)]));
+        await Task.Delay(200);
+        Assert.False(write.IsCompleted, "the write of the key did not wait for the put holding it");
+        releasePut.Set();
+        await put;
+
+        Assert.Equal(1, await write);
+        var read = new byte[]?[1];
+        await store.ReadAsync([new OnlineKey("v", key)], read);
+        Assert.Equal(newer, read[0]);
+    }
+
+    [Fact]
+    public async Task State_rows_put_before_closing_scan_back_after_reopening_the_directory()
+    {
+        await using (var store = RocksDbOnlineStore.Open(_dir))
+        {
+            await store.PutAsync([.. Enumerable.Range(0, 500).Select(i => new OnlinePut("tiles", [(byte)(i / 256), (byte)i], [(byte)i]))]);
+            await store.PutAsync([new OnlinePut("tiles", [0, 7], null)]);
+        }
+
+        await using var reopened = RocksDbOnlineStore.Open(_dir);
+        var keys = new List<byte[]>();
+        await foreach (var row in reopened.ScanAsync("tiles", []))
+        {
+            keys.Add(row.Key);
+            Assert.Equal(row.Key[1], row.Value[0]);
+        }
+
+        Assert.Equal(499, keys.Count);
+        Assert.DoesNotContain([0, 7], keys);
+        Assert.Equal(keys.OrderBy(k => k[0]).ThenBy(k => k[1]), keys);
+    }
+
+    [Fact]
+    public async Task A_scan_abandoned_part_way_releases_its_iterator_and_the_store_still_closes()
+    {
+        var store = RocksDbOnlineStore.Open(_dir);
+        await store.PutAsync([.. Enumerable.Range(0, 100).Select(i => new OnlinePut("s", [(byte)i], [(byte)i]))]);
+
+        var seen = 0;
+        await foreach (var row in store.ScanAsync("s", []))
+        {
+            if (++seen == 10)
+            {
+                break;
+            }
+        }
+
+        await store.DisposeAsync();
+        await using var reopened = RocksDbOnlineStore.Open(_dir);
+        Assert.Equal(100, await reopened.DeleteViewAsync("s"));
+    }
+
+    [Fact]
+    public void The_upper_bound_of_a_prefix_is_the_least_key_above_all_its_extensions()
+    {
+        Assert.Equal([1, 2], RocksDbOnlineStore.UpperBound([1, 1]));
+        Assert.Equal([2], RocksDbOnlineStore.UpperBound([1, 0xFF, 0xFF]));
+        Assert.Equal([1, 0x81], RocksDbOnlineStore.UpperBound([1, 0x80]));
+        Assert.Null(RocksDbOnlineStore.UpperBound([0xFF, 0xFF]));
+        Assert.Null(RocksDbOnlineStore.UpperBound([]));
+    }
 }

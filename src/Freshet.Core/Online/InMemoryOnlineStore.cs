@@ -6,6 +6,7 @@ namespace Freshet.Online;
 public sealed class InMemoryOnlineStore : IOnlineStore
 {
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<byte[], byte[]>> _views = new(StringComparer.Ordinal);
+    private readonly Lock _putLock = new();
 
     /// <inheritdoc />
     public ValueTask<int> WriteAsync(IReadOnlyList<OnlineWrite> writes, CancellationToken cancellationToken = default)
@@ -54,6 +55,77 @@ public sealed class InMemoryOnlineStore : IOnlineStore
     /// <inheritdoc />
     public ValueTask<long> DeleteViewAsync(string view, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(_views.TryRemove(view, out var rows) ? (long)rows.Count : 0L);
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Every put is checked before any is applied, and puts take one lock, so of two concurrent calls one
+    /// lands wholly after the other. A reader racing a put may see part of it (nothing here outlives the
+    /// process, so no crash can leave a part behind).
+    /// </remarks>
+    public ValueTask PutAsync(IReadOnlyList<OnlinePut> puts, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        for (var i = 0; i < puts.Count; i++)
+        {
+            if (puts[i].Namespace is null || puts[i].Key is null)
+            {
+                throw new ArgumentException($"put {i} has no namespace or no key", nameof(puts));
+            }
+        }
+
+        lock (_putLock)
+        {
+            foreach (var put in puts)
+            {
+                var rows = _views.GetOrAdd(put.Namespace, _ => new ConcurrentDictionary<byte[], byte[]>(ByteArrayComparer.Instance));
+
+                // Stored as copies: a caller reusing its buffers must not change what is stored.
+                if (put.Value is { } value)
+                {
+                    rows[put.Key.ToArray()] = value.ToArray();
+                }
+                else
+                {
+                    rows.TryRemove(put.Key, out _);
+                }
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>The matching rows are copied and sorted when the enumeration starts; later puts are not seen.</remarks>
+    public IAsyncEnumerable<KeyValuePair<byte[], byte[]>> ScanAsync(string @namespace, byte[] prefix, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(@namespace);
+        ArgumentNullException.ThrowIfNull(prefix);
+        return Scan(@namespace, prefix, cancellationToken).ToAsyncEnumerable();
+    }
+
+    private IEnumerable<KeyValuePair<byte[], byte[]>> Scan(string @namespace, byte[] prefix, CancellationToken cancellationToken)
+    {
+        if (!_views.TryGetValue(@namespace, out var rows))
+        {
+            yield break;
+        }
+
+        var found = new List<KeyValuePair<byte[], byte[]>>();
+        foreach (var row in rows)
+        {
+            if (row.Key.AsSpan().StartsWith(prefix))
+            {
+                found.Add(row);
+            }
+        }
+
+        found.Sort(static (x, y) => x.Key.AsSpan().SequenceCompareTo(y.Key));
+        foreach (var row in found)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return row;
+        }
+    }
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
