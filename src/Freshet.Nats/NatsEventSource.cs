@@ -35,6 +35,7 @@ public sealed class NatsEventSource : IEventSource
     private readonly Queue<(long Sequence, INatsJSMsg<byte[]> Message)> _unacked = new();
     private static readonly TimeSpan LongPollThreshold = TimeSpan.FromSeconds(1.5);
     private static readonly TimeSpan IdleDelay = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan TimerGrace = TimeSpan.FromSeconds(1);
     private INatsJSConsumer? _consumer;
     private string? _stream;
     private long _next;
@@ -101,14 +102,20 @@ public sealed class NatsEventSource : IEventSource
         ObjectDisposedException.ThrowIf(_disposed, this);
         var batch = new List<SourceEvent>();
         var deadline = DateTime.UtcNow + maxWait;
+
+        // While the server is away the client queues requests until it reconnects; the poll must still
+        // return within its wait, so the whole call runs under a timer.
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timer.CancelAfter(maxWait + TimerGrace);
+        var token = timer.Token;
         try
         {
             if (!_started)
             {
-                await StartAsync(ct);
+                await StartAsync(token);
             }
 
-            _consumer ??= await CreateConsumerAsync(ct);
+            _consumer ??= await CreateConsumerAsync(token);
 
             while (true)
             {
@@ -118,8 +125,8 @@ public sealed class NatsEventSource : IEventSource
                 var wait = left >= LongPollThreshold;
                 var opts = wait ? new NatsJSFetchOpts { MaxMsgs = maxEvents - batch.Count, Expires = left } : new NatsJSFetchOpts { MaxMsgs = maxEvents - batch.Count };
                 var messages = wait
-                    ? _consumer.FetchAsync(opts, NatsRawSerializer<byte[]>.Default, ct)
-                    : _consumer.FetchNoWaitAsync(opts, NatsRawSerializer<byte[]>.Default, ct);
+                    ? _consumer.FetchAsync(opts, NatsRawSerializer<byte[]>.Default, token)
+                    : _consumer.FetchNoWaitAsync(opts, NatsRawSerializer<byte[]>.Default, token);
                 await foreach (var msg in messages)
                 {
                     Accept(msg, batch);
@@ -133,9 +140,15 @@ public sealed class NatsEventSource : IEventSource
 
                 if (!wait)
                 {
-                    await Task.Delay(left < IdleDelay ? left : IdleDelay, ct);
+                    await Task.Delay(left < IdleDelay ? left : IdleDelay, token);
                 }
             }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // The timer fired: the server did not answer in time.
+            _consumer = null;
+            LastError = new TimeoutException($"NATS did not answer within {maxWait + TimerGrace}");
         }
         catch (OperationCanceledException)
         {
@@ -201,14 +214,16 @@ public sealed class NatsEventSource : IEventSource
 
         if (last is { } msg)
         {
+            using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timer.CancelAfter(_options.AckTimeout);
             try
             {
                 // ack_policy all: this acks every earlier event of the consumer too.
-                await msg.AckAsync(cancellationToken: ct);
+                await msg.AckAsync(cancellationToken: timer.Token);
             }
-            catch (NatsException e)
+            catch (Exception e) when (e is NatsException or OperationCanceledException && !ct.IsCancellationRequested)
             {
-                // Advisory: resumption reads Freshet's store.
+                // Advisory: resumption reads Freshet's store, so a lost ack only delays monitoring.
                 LastError = e;
             }
         }
@@ -307,6 +322,9 @@ public sealed record NatsEventSourceOptions
 
     /// <summary>How long the server waits for an ack before redelivering (redeliveries are dropped by the source).</summary>
     public TimeSpan AckWait { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long an advisory ack may wait for a connection before it is given up.</summary>
+    public TimeSpan AckTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How many events may be outstanding without an ack before the server pauses delivery.</summary>
     public long MaxAckPending { get; init; } = 100_000;
