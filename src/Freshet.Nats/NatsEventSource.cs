@@ -95,6 +95,8 @@ public sealed class NatsEventSource : IEventSource
     /// <remarks>
     /// A connection or server failure is not thrown: the poll returns what it has (possibly nothing) and
     /// the next poll recreates the consumer at the current position, so a processor just keeps polling.
+    /// A request the server rejects as bad (JetStream API code 400, e.g. a named stream that does not
+    /// capture the subject) is a configuration error and is thrown as <see cref="NatsJSApiException"/>.
     /// </remarks>
     public async ValueTask<IReadOnlyList<SourceEvent>> PollAsync(int maxEvents, TimeSpan maxWait, CancellationToken ct)
     {
@@ -157,8 +159,10 @@ public sealed class NatsEventSource : IEventSource
             _consumer = null;
             throw;
         }
-        catch (Exception e) when (e is NatsException or TimeoutException && !ct.IsCancellationRequested)
+        catch (Exception e) when (e is NatsException or TimeoutException && e is not NatsJSApiException { Error.Code: 400 } && !ct.IsCancellationRequested)
         {
+            // A 400 (a stream that does not capture the subject, a bad name) is a configuration error and
+            // is thrown; anything else is the server being away or restarting.
             // The server went away or the consumer is gone: rebuild it at our position on the next poll.
             _consumer = null;
             _unacked.Clear();

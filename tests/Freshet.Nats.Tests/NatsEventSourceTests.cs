@@ -155,4 +155,18 @@ public sealed class NatsEventSourceTests : IDisposable
         Assert.Empty(await source.PollAsync(10, TimeSpan.FromMilliseconds(300), CancellationToken.None));
         Assert.Equal(Enumerable.Range(0, 100), _applied.Select(Seq));
     }
+
+    [NatsFact]
+    public async Task A_named_stream_that_does_not_capture_the_subject_is_a_configuration_error()
+    {
+        await using (var connection = new NatsConnection(NatsOpts.Default with { Url = Server.Url }))
+        {
+            var js = new NatsJSContext(connection);
+            await js.CreateStreamAsync(new NATS.Client.JetStream.Models.StreamConfig("OTHER", ["other.>"]));
+        }
+
+        await using var source = new NatsEventSource(Source("txns.in") with { Stream = "OTHER" }, ResumeFrom);
+        var error = await Assert.ThrowsAsync<NatsJSApiException>(async () => await source.PollAsync(1, TimeSpan.FromSeconds(2), CancellationToken.None));
+        Assert.Equal(400, error.Error.Code);
+    }
 }

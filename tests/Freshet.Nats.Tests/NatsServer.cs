@@ -53,8 +53,15 @@ internal sealed class NatsServer : IDisposable
                 probe.Connect(IPAddress.Loopback, Port);
                 return;
             }
-            catch (SocketException) when (clock.Elapsed < TimeSpan.FromSeconds(15) && !_process.HasExited)
+            catch (SocketException)
             {
+                if (clock.Elapsed > TimeSpan.FromSeconds(15) || _process.HasExited)
+                {
+                    // The constructor may be failing, so no Dispose would stop it: stop it here.
+                    Kill();
+                    throw new InvalidOperationException($"nats-server did not accept connections on port {Port}");
+                }
+
                 Thread.Sleep(50);
             }
         }
