@@ -22,6 +22,9 @@ public sealed class KafkaEventSource : IEventSource
     private readonly Func<IReadOnlyList<string>, IReadOnlyDictionary<string, long?>> _resumeFrom;
     private readonly string _topic;
     private readonly HashSet<string> _assigned = new(StringComparer.Ordinal);
+
+    // Partition names of the topic, built once rather than per event.
+    private readonly Dictionary<int, string> _names = [];
     private List<SourceEvent>? _batch;
     private bool _closed;
 
@@ -123,7 +126,7 @@ public sealed class KafkaEventSource : IEventSource
 
                 var message = result.Message;
                 DateTimeOffset? time = message.Timestamp.Type == TimestampType.NotAvailable ? null : message.Timestamp.UtcDateTime;
-                batch.Add(new SourceEvent(PartitionName(result.Topic, result.Partition.Value), result.Offset.Value, message.Key, message.Value ?? [], time));
+                batch.Add(new SourceEvent(NameOf(result.Topic, result.Partition.Value), result.Offset.Value, message.Key, message.Value ?? [], time));
             }
 
             return batch;
@@ -192,7 +195,7 @@ public sealed class KafkaEventSource : IEventSource
         var names = new string[partitions.Count];
         for (var i = 0; i < partitions.Count; i++)
         {
-            names[i] = PartitionName(partitions[i].Topic, partitions[i].Partition.Value);
+            names[i] = NameOf(partitions[i].Topic, partitions[i].Partition.Value);
         }
 
         var positions = _resumeFrom(names);
@@ -220,6 +223,22 @@ public sealed class KafkaEventSource : IEventSource
         // owner reads them again from the stored offsets, and handing them out too would apply them twice.
         _batch?.RemoveAll(e => Array.IndexOf(names, e.Partition) >= 0);
         PartitionsRevoked?.Invoke(names);
+    }
+
+    private string NameOf(string topic, int partition)
+    {
+        if (topic != _topic)
+        {
+            return PartitionName(topic, partition);
+        }
+
+        if (!_names.TryGetValue(partition, out var name))
+        {
+            name = PartitionName(topic, partition);
+            _names[partition] = name;
+        }
+
+        return name;
     }
 
     private static bool TryParsePartition(string name, out TopicPartition partition)

@@ -95,6 +95,21 @@ public sealed class KafkaEventSourceTests : IDisposable
         Assert.Equal(MockCluster.Partitions, store.Applied.Select(e => e.Partition).Distinct().Count());
         Assert.All(store.Applied, e => Assert.StartsWith("orders/", e.Partition, StringComparison.Ordinal));
         Assert.All(store.Applied, e => Assert.NotNull(e.BrokerTimestamp));
+
+        // The events are what the producer wrote: each decodes against the source's schema.
+        var decoder = new EventDecoder(Source("orders", "g1") with
+        {
+            Schema = [new Field("account_id", FeatureType.Of(ScalarKind.String)), new Field("seq", FeatureType.Of(ScalarKind.Int64)), new Field("partition", FeatureType.Of(ScalarKind.Int32))],
+            TimestampField = "ts",
+        }, ["account_id"]);
+        foreach (var e in store.Applied)
+        {
+            var result = decoder.Decode(e.Value, null, out var row);
+            Assert.True(result.IsSuccess, result.Error?.Reason);
+            Assert.Equal(e.Offset, row![1].AsInt64());
+            Assert.Equal(e.Partition, $"orders/{row[2].AsInt32()}");
+            Assert.Equal(e.Key, System.Text.Encoding.UTF8.GetBytes(row[0].AsString()));
+        }
     }
 
     [Fact]

@@ -188,7 +188,7 @@ public sealed class EventDecoder
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var index = FindField(ref reader);
-            var isEventTime = index == _timestampIndex && index >= 0 || index < 0 && _timestampName is not null && reader.ValueTextEquals(_timestampName);
+            var isEventTime = (index >= 0 && index == _timestampIndex) || (index < 0 && _timestampName is not null && reader.ValueTextEquals(_timestampName));
             if (!reader.Read())
             {
                 return Fail(DecodeErrorCodes.BadJson, "the message ends inside an object");
@@ -279,6 +279,7 @@ public sealed class EventDecoder
             : Fail(DecodeErrorCodes.MissingField, $"timestamp field '{TimestampField}' is missing or null");
     }
 
+    // A linear scan comparing UTF-8 bytes in place: no string per property, and schemas are short.
     private int FindField(ref Utf8JsonReader reader)
     {
         for (var i = 0; i < _names.Length; i++)

@@ -23,9 +23,10 @@ public sealed record SourceEvent(string Partition, long Offset, byte[]? Key, byt
 /// <c>Func&lt;IReadOnlyList&lt;string&gt;, IReadOnlyDictionary&lt;string, long?&gt;&gt;</c>, that it calls
 /// whenever it gains partitions (a Kafka rebalance, the start of a NATS consumer) with the partitions'
 /// names; it starts each partition at the returned next offset (the offset after the last event whose
-/// effect Freshet stored), or at the beginning of the retained data for null or a missing entry. Broker-side positions (Kafka committed offsets,
-/// JetStream acks) are only advisory: they are updated by <see cref="AcknowledgeAsync"/> for monitoring
-/// and retention, never read back to decide where to resume.
+/// effect Freshet stored), or at the beginning of the retained data for null or a missing entry.
+/// Broker-side positions (Kafka committed offsets, JetStream acks) are only advisory: they are updated
+/// by <see cref="AcknowledgeAsync"/> for monitoring and retention, never read back to decide where to
+/// resume.
 /// </para>
 /// <para>
 /// Calls are not thread-safe: one processor loop polls, stores and acknowledges in turn.
@@ -37,13 +38,14 @@ public interface IEventSource : IAsyncDisposable
     string Name { get; }
 
     /// <summary>
-    /// Raised, on the thread that calls <see cref="PollAsync"/>, just before the source loses partitions
-    /// (a Kafka rebalance, or disposal). When it fires, every event of those partitions already returned
-    /// by <see cref="PollAsync"/> has been handed to the processor and no more will be; the handler must
-    /// synchronously flush (store state and offsets for) those partitions before returning, because
-    /// another consumer may start on them right after, from the offsets in the store. Events of a
-    /// revoked partition that the processor has not stored are simply read again by the new owner, so
-    /// a handler that cannot flush loses nothing, it only causes re-reading.
+    /// Raised just before the source loses partitions (a Kafka rebalance, or disposal), with their
+    /// names. It is raised from inside <see cref="PollAsync"/> or <see cref="IAsyncDisposable.DisposeAsync"/>,
+    /// so never concurrently with the processor's own calls. When it fires, every event of those
+    /// partitions that this source will ever hand out has already been returned by <see cref="PollAsync"/>
+    /// (events of them gathered by the poll in progress are dropped). The handler must flush (store
+    /// state and offsets for) those partitions before it returns, blocking if it must, because another
+    /// member may start on them right after, from the offsets in the store. A handler that cannot
+    /// flush loses nothing: the next owner reads the unstored events again.
     /// </summary>
     event Action<IReadOnlyList<string>>? PartitionsRevoked;
 
