@@ -1,4 +1,6 @@
 using Freshet.DuckDb;
+using Freshet.Ingestion;
+using Freshet.Kafka;
 using Freshet.Model;
 using Freshet.Online;
 using Freshet.Registry;
@@ -46,6 +48,13 @@ internal static class Hosting
             return null;
         }
     }
+
+    /// <summary>The event source of a Kafka or NATS source definition, resuming where <paramref name="resumeFrom"/> says.</summary>
+    public static IEventSource OpenEventSource(DataSource source, Func<IReadOnlyList<string>, IReadOnlyDictionary<string, long?>> resumeFrom) => source switch
+    {
+        KafkaSource kafka => new KafkaEventSource(kafka, resumeFrom),
+        _ => throw new CliException($"source '{source.Name}' cannot be consumed by this version of Freshet"),
+    };
 
     /// <summary>Opens a feature store over the repo's registry and online store.</summary>
     public static async Task<FeatureStore> OpenFeatureStoreAsync(string repoDirectory, RepoConfig config, IRegistryStore registry, CancellationToken cancellationToken)

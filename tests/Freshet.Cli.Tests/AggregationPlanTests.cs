@@ -26,11 +26,25 @@ public sealed class AggregationPlanTests : IDisposable
         Assert.Contains("11 to add", r.Out, StringComparison.Ordinal);
         var d = (await _repo.Freshet("describe", "account_txn_stats", "--json")).Json();
         Assert.Equal(
-            ["count_1h", "amount_sum_1d", "amount_mean_7d", "merchant_id_count_distinct_1d", "amount_p99_7d", "merchant_id_last5_1d", "cnp_amount_sum_1h"],
+            ["count_1h", "amount_sum_1d", "amount_mean_7d", "merchant_id_count_distinct_1d", "amount_p95_7d", "merchant_id_last5_1d", "cnp_amount_sum_1h"],
             d["features"]!.AsArray().Select(f => f!["name"]!.GetValue<string>()));
         Assert.Equal(
             ["int64", "float64", "float64", "int64", "float64", "list<string>", "float64"],
             d["features"]!.AsArray().Select(f => f!["type"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Init_from_the_fraud_template_gives_a_repo_that_applies()
+    {
+        using var other = new TempRepo();
+        var init = await TempRepo.Run("init", other.Dir, "--template", "fraud");
+        Assert.True(init.ExitCode == 0, init.ToString());
+
+        var r = await other.Freshet("apply");
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var list = (await other.Freshet("list", "views", "--json")).Json();
+        Assert.Contains("account_txn_stats", list.ToJsonString(), StringComparison.Ordinal);
     }
 
     [Fact]

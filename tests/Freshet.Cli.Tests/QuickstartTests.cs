@@ -41,7 +41,7 @@ public sealed class QuickstartTests : IDisposable
         var r = await TempRepo.Run("init", _repo.Dir, "--template", "nope");
 
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("unknown template 'nope'; templates: quickstart", r.Err, StringComparison.Ordinal);
+        Assert.Contains("unknown template 'nope'; templates: fraud, quickstart", r.Err, StringComparison.Ordinal);
     }
 
     [Fact]

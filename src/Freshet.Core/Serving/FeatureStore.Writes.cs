@@ -1,3 +1,5 @@
+using Freshet.Aggregates;
+using Freshet.Ingestion;
 using Freshet.Model;
 using Freshet.Online;
 
@@ -44,7 +46,8 @@ public sealed partial class FeatureStore
 
     /// <summary>
     /// Pushes rows to a push source: online, to every online view that reads it; offline, to the source's
-    /// archive through <see cref="FeatureStoreOptions.OfflineSink"/>. Every view's rows are checked before any
+    /// archive through <see cref="FeatureStoreOptions.OfflineSink"/>. Rows pushed to a Kafka or NATS source are
+    /// applied online as if they had arrived on the stream (tests, replays of dead letters, backfills). Every view's rows are checked before any
     /// is written, so a bad row rejects the whole push.
     /// </summary>
     public async ValueTask<PushResult> PushAsync(string pushSource, ColumnTable rows, PushTarget to, CancellationToken cancellationToken = default)
@@ -52,11 +55,11 @@ public sealed partial class FeatureStore
         CheckWriteSize(rows);
         var registry = Registry;
         var source = registry.Index.Source(pushSource);
-        if (source is not PushSource push)
+        if (source is not (PushSource or KafkaSource or NatsSource))
         {
             throw new RequestException("push_source_name", "unknown_push_source", source is null
                 ? $"unknown push source '{pushSource}'"
-                : $"'{pushSource}' is a {DataSource.KindName(source.Kind)} source, not a push source");
+                : $"'{pushSource}' is a {DataSource.KindName(source.Kind)} source; push goes to push, kafka and nats sources");
         }
 
         var views = registry.Index.Repo.FeatureViews.Where(v => v.Source == pushSource && v.Online).ToList();
@@ -66,12 +69,24 @@ public sealed partial class FeatureStore
             writes.AddRange(Encoder(registry, view).Encode(rows));
         }
 
+        // Aggregation views fed by this source: a row that cannot be used is refused with the whole push (400),
+        // as for plain views; events too late or too far in the future go to the dead-letter store.
+        var aggregationViews = registry.Index.Repo.AggregationViews.Where(v => v.Source == pushSource && v.Online)
+            .Select(v => registry.Aggregation(v))
+            .Select(c => (View: c.View, Compiled: c, AggregationEngine.ToEvents(c, rows, rejectBadRows: false).Events))
+            .ToList();
+
         string? offlineFile = null;
         if (to is PushTarget.Offline or PushTarget.OnlineAndOffline)
         {
             if (Options.OfflineSink is not { } sink)
             {
                 throw new RequestException("to", "offline_unavailable", "pushing to the offline store is not available in this server");
+            }
+
+            if (source is not PushSource push)
+            {
+                throw new RequestException("to", "offline_unavailable", $"'{pushSource}' is a stream source: its events are archived by its batch source, not by push; use to = online");
             }
 
             offlineFile = await sink.AppendAsync(push, rows, Path.Combine(RepoDirectory, Config.DataDirectory), cancellationToken);
@@ -83,7 +98,34 @@ public sealed partial class FeatureStore
             applied = await Online.WriteAsync(writes, cancellationToken);
         }
 
-        return new PushResult(rows.RowCount, [.. views.Select(v => v.Name)], applied, offlineFile);
+        var aggregated = 0;
+        var rejected = 0;
+        if (to is PushTarget.Online or PushTarget.OnlineAndOffline)
+        {
+            foreach (var (view, compiled, events) in aggregationViews)
+            {
+                var result = await Engine.ApplyAsync(compiled, events, r => DeadLetterPuts(pushSource, view.Name, rows, r), cancellationToken);
+                aggregated += result.Applied;
+                rejected += result.Rejected.Count;
+            }
+        }
+
+        return new PushResult(rows.RowCount, [.. views.Select(v => v.Name), .. aggregationViews.Select(a => a.View.Name)], applied, offlineFile)
+        {
+            EventsAggregated = aggregated,
+            EventsRejected = rejected,
+        };
+    }
+
+    /// <summary>The dead-letter rows of rejected pushed rows (each row's payload as a JSON object), when a dead-letter store is set.</summary>
+    private IReadOnlyList<OnlinePut> DeadLetterPuts(string source, string view, ColumnTable rows, IReadOnlyList<EventRejection> rejections)
+    {
+        if (rejections.Count == 0 || Options.DeadLetters is not { } sink)
+        {
+            return [];
+        }
+
+        return sink.Prepare([.. rejections.Select(r => new RejectedEvent(source, r.Code, r.Reason, RowJson.Write(rows, r.Row), view))]);
     }
 
     private void CheckWriteSize(ColumnTable rows)
@@ -99,4 +141,11 @@ public sealed partial class FeatureStore
 }
 
 /// <summary>What a push did.</summary>
-public sealed record PushResult(int Rows, IReadOnlyList<string> Views, int OnlineRowsApplied, string? OfflineFile);
+public sealed record PushResult(int Rows, IReadOnlyList<string> Views, int OnlineRowsApplied, string? OfflineFile)
+{
+    /// <summary>Events applied to the tiles of aggregation views (an event counts once per view).</summary>
+    public int EventsAggregated { get; init; }
+
+    /// <summary>Events not applied (too late, too far in the future), recorded in the dead-letter store.</summary>
+    public int EventsRejected { get; init; }
+}

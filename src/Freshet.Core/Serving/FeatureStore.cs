@@ -1,4 +1,5 @@
 using System.Buffers;
+using Freshet.Aggregates;
 using Freshet.Model;
 using Freshet.Online;
 using Freshet.Registry;
@@ -28,7 +29,11 @@ public sealed partial class FeatureStore : IAsyncDisposable
         Options = options;
         _clock = options.Clock ?? TimeProvider.System;
         _ownsOnlineStore = options.OwnsOnlineStore;
+        Engine = new AggregationEngine(online, _clock, options.Aggregation);
     }
+
+    /// <summary>The streaming aggregation engine over this store's online store and clock.</summary>
+    public AggregationEngine Engine { get; }
 
     /// <summary>Opens a feature store over a registry and an online store.</summary>
     public static async Task<FeatureStore> OpenAsync(IRegistryStore registry, IOnlineStore online, RepoConfig config, string repoDirectory, FeatureStoreOptions? options = null, CancellationToken cancellationToken = default)
@@ -118,7 +123,13 @@ public sealed partial class FeatureStore : IAsyncDisposable
             Array.Fill(columns[k].Statuses, FieldStatus.Present);
         }
 
-        var keys = new OnlineKey[plan.Views.Length * rows];
+        var aggregationKeys = 0;
+        foreach (var a in plan.Aggregations)
+        {
+            aggregationKeys += a.Resolutions.Length * rows;
+        }
+
+        var keys = new OnlineKey[(plan.Views.Length * rows) + aggregationKeys];
         var keyValues = new FeatureValue[plan.JoinKeys.Length];
         for (var v = 0; v < plan.Views.Length; v++)
         {
@@ -134,6 +145,27 @@ public sealed partial class FeatureStore : IAsyncDisposable
             }
         }
 
+        // Tile rows of aggregation views: one key per entity and resolution, in the same round trip.
+        var at = plan.Views.Length * rows;
+        foreach (var a in plan.Aggregations)
+        {
+            for (var r = 0; r < rows; r++)
+            {
+                for (var k = 0; k < a.KeyColumns.Length; k++)
+                {
+                    keyValues[k] = keyColumns[a.KeyColumns[k]][r];
+                }
+
+                var entityKey = EntityKeyCodec.Encode(keyValues.AsSpan(0, a.KeyColumns.Length));
+                for (var i = 0; i < a.Resolutions.Length; i++)
+                {
+                    keys[at + (i * rows) + r] = new OnlineKey(a.View.View.Name, CompiledAggregationView.TileKey(a.View.Resolutions[a.Resolutions[i]], entityKey));
+                }
+            }
+
+            at += a.Resolutions.Length * rows;
+        }
+
         var stored = new byte[]?[keys.Length];
         if (keys.Length > 0)
         {
@@ -142,6 +174,10 @@ public sealed partial class FeatureStore : IAsyncDisposable
 
         var now = Micros.From(Now);
         FillColumns(plan, rows, stored, columns, now);
+        if (plan.Aggregations.Length > 0)
+        {
+            FillAggregations(plan, rows, stored, columns, now);
+        }
         if (plan.OnDemand.Length > 0)
         {
             FillRequestInputs(plan, request, rows, columns);
@@ -154,6 +190,59 @@ public sealed partial class FeatureStore : IAsyncDisposable
         }
 
         return new OnlineResponse(plan.FeatureNames, columns, plan.RegistryVersion);
+    }
+
+    /// <summary>
+    /// How fresh each aggregation view is (newest event applied, when, and the lag), from the store, so it covers
+    /// events applied by any process (a server, a separate <c>freshet ingest</c>). Views never fed are left out.
+    /// </summary>
+    public async ValueTask<IReadOnlyList<Freshness>> GetFreshnessAsync(CancellationToken cancellationToken = default)
+    {
+        var views = Registry.Index.Repo.AggregationViews.Select(v => v.Name).ToArray();
+        var keys = views.Select(v => new OnlineKey(AggregationEngine.FreshnessNamespace, System.Text.Encoding.UTF8.GetBytes(v))).ToArray();
+        var rows = new byte[]?[keys.Length];
+        if (keys.Length > 0)
+        {
+            await Online.ReadAsync(keys, rows, cancellationToken);
+        }
+
+        return [.. views.Select((v, i) => Freshness.Decode(v, rows[i])).OfType<Freshness>()];
+    }
+
+    /// <summary>
+    /// Evaluates each requested aggregation at <paramref name="now"/> from its entity's tile row: NOT_FOUND when
+    /// the entity has no tiles, NULL_VALUE when the window holds nothing (counts are 0 then), else PRESENT, with
+    /// the newest event time of the merged tiles.
+    /// </summary>
+    private static void FillAggregations(OnlinePlan plan, int rows, byte[]?[] stored, FeatureColumn[] columns, long now)
+    {
+        var at = plan.Views.Length * rows;
+        foreach (var a in plan.Aggregations)
+        {
+            for (var s = 0; s < a.Slots.Length; s++)
+            {
+                var slot = a.View.Aggregations[a.Slots[s]];
+                var accumulator = a.View.Resolutions[slot.Resolution].States[slot.State].Create();
+                var block = Array.IndexOf(a.Resolutions, slot.Resolution);
+                var column = columns[a.Outputs[s]];
+                for (var r = 0; r < rows; r++)
+                {
+                    var row = stored[at + (block * rows) + r];
+                    if (row is null)
+                    {
+                        column.Statuses[r] = FieldStatus.NotFound;
+                        continue;
+                    }
+
+                    var (value, eventMicros) = AggregationEngine.Evaluate(a.View, slot, row, now, accumulator);
+                    column.Values[r] = value;
+                    column.EventMicros[r] = eventMicros;
+                    column.Statuses[r] = value.IsNull ? FieldStatus.NullValue : FieldStatus.Present;
+                }
+            }
+
+            at += a.Resolutions.Length * rows;
+        }
     }
 
     /// <summary>Coerces the request fields that on-demand features read into their (hidden) columns.</summary>
@@ -376,6 +465,15 @@ public sealed record FeatureStoreOptions
 
     /// <summary>Rows per batch read from a batch source and written online during materialization.</summary>
     public int MaterializeBatchSize { get; init; } = 10_000;
+
+    /// <summary>Settings of the streaming aggregation engine (future tolerance).</summary>
+    public AggregationEngineOptions? Aggregation { get; init; }
+
+    /// <summary>
+    /// Where rejected events go (too late, too far in the future, unusable in a stream) with their reason;
+    /// when null, rejections are only counted in results.
+    /// </summary>
+    public Ingestion.IDeadLetterSink? DeadLetters { get; init; }
 
     /// <summary>The clock (tests inject one); the system clock when null.</summary>
     public TimeProvider? Clock { get; init; }

@@ -1,3 +1,4 @@
+using Freshet.Aggregates;
 using Freshet.Expressions;
 using Freshet.Model;
 using Freshet.Online;
@@ -42,7 +43,17 @@ public sealed class OnlinePlan
 
     /// <summary>On-demand features, evaluated after the views are read, in request order.</summary>
     public OnDemandEvaluation[] OnDemand { get; init; } = [];
+
+    /// <summary>The aggregation views read: their tile rows join the same store round trip as plain rows.</summary>
+    public AggregationRead[] Aggregations { get; init; } = [];
 }
+
+/// <summary>
+/// The read of one aggregation view within a plan: the entity key's join-key columns, the resolutions whose
+/// tile rows are read (one key per entity and resolution), and for each requested aggregation its slot in the
+/// compiled view and its output column.
+/// </summary>
+public sealed record AggregationRead(CompiledAggregationView View, int[] KeyColumns, int[] Resolutions, int[] Slots, int[] Outputs);
 
 /// <summary>A request field an on-demand feature reads, coerced to its declared type into <see cref="Column"/>.</summary>
 public sealed record RequestInput(string Name, FeatureType Type, int Column);

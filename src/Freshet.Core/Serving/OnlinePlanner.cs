@@ -1,3 +1,4 @@
+using Freshet.Aggregates;
 using Freshet.Expressions;
 using Freshet.Model;
 using Freshet.Registry;
@@ -15,6 +16,7 @@ internal static class OnlinePlanner
         var reads = new Dictionary<string, (FeatureView View, List<string> Features, List<int> Outputs, List<FeatureType> Types)>(StringComparer.Ordinal);
         var featureOutputs = new List<(string Name, string Field)>();
         var onDemand = new List<(OnDemandView View, OnDemandFeature Feature, int Output, string Field)>();
+        var aggregationReads = new Dictionary<string, (CompiledAggregationView View, List<(int Slot, int Output)> Slots)>(StringComparer.Ordinal);
 
         void AddOutput(string view, string feature, string field, string text)
         {
@@ -29,6 +31,35 @@ internal static class OnlinePlanner
             featureOutputs.Add((name, field));
         }
 
+        (CompiledAggregationView View, List<(int Slot, int Output)> Slots) AggregationReadOf(CompiledAggregationView compiled, string field)
+        {
+            if (aggregationReads.TryGetValue(compiled.View.Name, out var read))
+            {
+                return read;
+            }
+
+            read = (compiled, []);
+            aggregationReads[compiled.View.Name] = read;
+            AddJoinKeys(compiled.Keys, compiled.View.Name, field);
+            return read;
+        }
+
+        void AddJoinKeys(IReadOnlyList<JoinKey> keys, string viewName, string field)
+        {
+            foreach (var key in keys)
+            {
+                var existing = joinKeys.FirstOrDefault(k => k.Name == key.Name);
+                if (existing is null)
+                {
+                    joinKeys.Add(key);
+                }
+                else if (existing.Type != key.Type)
+                {
+                    throw new RequestException(field, "join_key_conflict", $"join key '{key.Name}' is {existing.Type} in one requested view and {key.Type} in view '{viewName}'");
+                }
+            }
+        }
+
         (FeatureView View, List<string> Features, List<int> Outputs, List<FeatureType> Types) ReadOf(FeatureView fv, string field)
         {
             if (reads.TryGetValue(fv.Name, out var read))
@@ -38,19 +69,7 @@ internal static class OnlinePlanner
 
             read = (fv, [], [], []);
             reads[fv.Name] = read;
-            foreach (var key in registry.Index.JoinKeys(fv.Entities))
-            {
-                var existing = joinKeys.FirstOrDefault(k => k.Name == key.Name);
-                if (existing is null)
-                {
-                    joinKeys.Add(key);
-                }
-                else if (existing.Type != key.Type)
-                {
-                    throw new RequestException(field, "join_key_conflict", $"join key '{key.Name}' is {existing.Type} in one requested view and {key.Type} in view '{fv.Name}'");
-                }
-            }
-
+            AddJoinKeys(registry.Index.JoinKeys(fv.Entities), fv.Name, field);
             return read;
         }
 
@@ -71,9 +90,17 @@ internal static class OnlinePlanner
                 throw new RequestException(field, "unknown_feature", $"view '{reference.View}' has no feature '{reference.Feature}'; its features: {known}");
             }
 
-            if (view is AggregationView)
+            if (view is AggregationView av)
             {
-                throw new RequestException(field, "not_served", $"'{text}' is a feature of aggregation view '{view.Name}'; aggregation views are served by the streaming engine, which this version of Freshet does not have yet");
+                var compiled = registry.Aggregation(av);
+                var aggregationRead = AggregationReadOf(compiled, field);
+                foreach (var f in wanted)
+                {
+                    AddOutput(av.Name, f.Name, field, text);
+                    aggregationRead.Slots.Add((Array.FindIndex(compiled.Aggregations, a => a.Name == f.Name), featureOutputs.Count - 1));
+                }
+
+                continue;
             }
 
             if (view is OnDemandView odv)
@@ -134,9 +161,30 @@ internal static class OnlinePlanner
             }
 
             var inputView = registry.Index.View(input.Input)?.View;
+            if (inputView is AggregationView inputAggregation)
+            {
+                var compiled = registry.Aggregation(inputAggregation);
+                var aggregationRead = AggregationReadOf(compiled, field);
+                var slot = Array.FindIndex(compiled.Aggregations, a => a.Name == input.Name);
+                var existing = aggregationRead.Slots.FindIndex(s => s.Slot == slot);
+                if (existing >= 0)
+                {
+                    return aggregationRead.Slots[existing].Output;
+                }
+
+                if (!hidden.TryGetValue((input.Input, input.Name), out var ha))
+                {
+                    ha = hidden.Count;
+                    hidden[(input.Input, input.Name)] = ha;
+                    aggregationRead.Slots.Add((slot, ~ha));
+                }
+
+                return ~ha;
+            }
+
             if (inputView is not FeatureView fv)
             {
-                throw new RequestException(field, "not_served", $"on-demand view '{odv.Name}' reads '{input.QualifiedName}' from aggregation view '{input.Input}'; aggregation views are served by the streaming engine, which this version of Freshet does not have yet");
+                throw new RequestException(field, "bad_on_demand_feature", $"on-demand view '{odv.Name}' reads '{input.QualifiedName}', which is not a feature of a view");
             }
 
             var read = ReadOf(fv, field);
@@ -172,8 +220,15 @@ internal static class OnlinePlanner
             .Select(e => new OnDemandEvaluation(e.Expression, Column(e.Output), [.. e.SlotIds.Select(Column)], e.SlotTypes))
             .ToArray();
         var inputs = requestInputs.Select(i => new RequestInput(i.Name, i.Type, Column(~i.Hidden))).ToArray();
+        var aggregations = aggregationReads.Values.Select(r => new AggregationRead(
+            r.View,
+            [.. r.View.Keys.Select(k => joinKeys.FindIndex(j => j.Name == k.Name))],
+            [.. r.Slots.Select(s => s.Slot).Select(s => r.View.Aggregations[s].Resolution).Distinct().Order()],
+            [.. r.Slots.Select(s => s.Slot)],
+            [.. r.Slots.Select(s => Column(s.Output))])).ToArray();
         return new OnlinePlan(registry.Version, names, [.. joinKeys], views)
         {
+            Aggregations = aggregations,
             ColumnCount = names.Length + hidden.Count,
             RequestInputs = inputs,
             OnDemand = onDemandEvaluations,

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Freshet.Aggregates;
 using Freshet.Expressions;
 using Freshet.Model;
 using Freshet.Registry;
@@ -13,6 +14,7 @@ public sealed class ServingRegistry
 {
     private readonly ConcurrentDictionary<PlanKey, OnlinePlan> _plans = new();
     private readonly ConcurrentDictionary<(string View, string Feature, string Expression), (CompiledExpression, ExpressionScope)> _expressions = new();
+    private readonly ConcurrentDictionary<string, CompiledAggregationView> _aggregations = new(StringComparer.Ordinal);
 
     /// <summary>Indexes a registry state.</summary>
     public ServingRegistry(RegistryState state, RepoConfig config)
@@ -59,6 +61,11 @@ public sealed class ServingRegistry
     /// registry version (and per pinned definition). Apply validated it; a failure here means the registry
     /// holds a definition this version cannot compile, reported as a request error rather than a crash.
     /// </summary>
+    internal CompiledAggregationView Aggregation(AggregationView view) =>
+        ReferenceEquals(Index.View(view.Name)?.View, view)
+            ? _aggregations.GetOrAdd(view.Name, _ => CompiledAggregationView.Compile(view, Index))
+            : CompiledAggregationView.Compile(view, Index); // a pinned older definition: rare, not cached
+
     internal (CompiledExpression Expression, ExpressionScope Scope) OnDemand(OnDemandView view, OnDemandFeature feature) =>
         _expressions.GetOrAdd((view.Name, feature.Name, feature.Expression), _ =>
         {

@@ -33,12 +33,36 @@ internal static class FeastHttpEndpoints
 
                 w.WriteEndArray();
                 w.WriteNumber("online_rows_applied", result.OnlineRowsApplied);
+                w.WriteNumber("events_aggregated", result.EventsAggregated);
+                w.WriteNumber("events_rejected", result.EventsRejected);
                 if (result.OfflineFile is not null)
                 {
                     w.WriteString("offline_file", result.OfflineFile);
                 }
             });
         }));
+
+        app.MapGet("/freshness", async ctx =>
+        {
+            var now = DateTimeOffset.UtcNow;
+            var freshness = await store.GetFreshnessAsync(ctx.RequestAborted);
+            await WriteJsonAsync(ctx, w =>
+            {
+                w.WriteStartArray("views");
+                foreach (var f in freshness)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("view", f.View);
+                    w.WriteString("newest_event", Values.Micros.ToRfc3339(Values.Micros.From(f.NewestEvent)));
+                    w.WriteString("applied_at", Values.Micros.ToRfc3339(Values.Micros.From(f.AppliedAt)));
+                    w.WriteNumber("lag_seconds", f.Lag.TotalSeconds);
+                    w.WriteNumber("age_seconds", (now - f.NewestEvent).TotalSeconds);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+            });
+        });
 
         app.MapPost("/write-to-online-store", ctx => Handle(ctx, options, async body =>
         {

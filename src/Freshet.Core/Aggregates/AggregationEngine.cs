@@ -1,0 +1,363 @@
+using Freshet.Expressions;
+using Freshet.Model;
+using Freshet.Online;
+using Freshet.Serving;
+using Freshet.Values;
+
+namespace Freshet.Aggregates;
+
+/// <summary>One event of an aggregation view: its entity key, event time and source column values.</summary>
+public readonly record struct AggregationEvent(byte[] EntityKey, long EventMicros, FeatureValue[] Values, int Row);
+
+/// <summary>An event the engine did not apply, with a stable code (<c>too_late</c>, <c>too_far_in_future</c>) and a plain reason.</summary>
+public sealed record EventRejection(int Row, string Code, string Reason);
+
+/// <summary>What an apply did.</summary>
+public sealed record AggregationApplyResult(int Applied, IReadOnlyList<EventRejection> Rejected, int TilesCollected);
+
+/// <summary>
+/// How fresh a view is: the newest event time applied to it and when that apply committed. The processing lag is
+/// <c>AppliedAt − NewestEvent</c> at that moment; the age of the data now is <c>now − NewestEvent</c>.
+/// </summary>
+public sealed record Freshness(string View, DateTimeOffset NewestEvent, DateTimeOffset AppliedAt)
+{
+    /// <summary>The lag of the last apply: how long after its newest event it became visible.</summary>
+    public TimeSpan Lag => AppliedAt - NewestEvent;
+
+    internal static byte[] Encode(long newestMicros, long appliedMicros)
+    {
+        var b = new byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(b, newestMicros);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(8), appliedMicros);
+        return b;
+    }
+
+    /// <summary>Reads a stored freshness row; null when it is not one.</summary>
+    public static Freshness? Decode(string view, byte[]? row) => row is { Length: 16 }
+        ? new Freshness(view, Micros.ToDateTimeOffset(System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(row)), Micros.ToDateTimeOffset(System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(row.AsSpan(8))))
+        : null;
+}
+
+/// <summary>Settings of the engine.</summary>
+public sealed record AggregationEngineOptions
+{
+    /// <summary>How far in the future an event time may be and still be applied (DESIGN default: 5 minutes).</summary>
+    public TimeSpan FutureTolerance { get; init; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>
+/// The streaming aggregation engine (DESIGN §3): events go into tiles of their view's hops, one tile row per
+/// entity and hop in the online store; a window's value at <c>T</c> merges the tiles that start in
+/// [floor_H(T) − W, floor_H(T)], i.e. every event with <c>floor_H(T) − W ≤ t &lt; T</c> when no event later than
+/// <c>T</c> has been applied. Tiles older than the longest window + hop + allowed lateness are collected.
+/// Updates of one entity are serialized in this process (striped locks); the online store has one writing
+/// process (embedded) or one processor per partition (streams), so read-modify-write is safe.
+/// </summary>
+public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, AggregationEngineOptions? options = null)
+{
+    /// <summary>The namespace of per-view freshness rows.</summary>
+    public const string FreshnessNamespace = "__freshness";
+
+    private const int Stripes = 1024;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _newest = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim[] _locks = [.. Enumerable.Range(0, Stripes).Select(_ => new SemaphoreSlim(1, 1))];
+    private readonly AggregationEngineOptions _options = options ?? new AggregationEngineOptions();
+
+    /// <summary>
+    /// Converts column-major rows (a push, a decoded stream batch, a batch file) into events. Rows that cannot
+    /// be used (a missing or null join key or event time, a value of the wrong type) are a
+    /// <see cref="RequestException"/> when <paramref name="rejectBadRows"/> is false (a push is refused whole),
+    /// else rejections with codes <c>missing_field</c>, <c>wrong_type</c>.
+    /// </summary>
+    public static (List<AggregationEvent> Events, List<EventRejection> Rejected) ToEvents(CompiledAggregationView view, ColumnTable rows, bool rejectBadRows, string field = "df")
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        ArgumentNullException.ThrowIfNull(rows);
+        var events = new List<AggregationEvent>(rows.RowCount);
+        var rejected = new List<EventRejection>();
+        var keyColumns = view.Keys.Select(k => rows.Column(k.Name)).ToArray();
+        var valueColumns = view.Columns.Select(c => rows.Column(c.Name)).ToArray();
+        var times = rows.Column(view.TimestampField);
+        var keyValues = new FeatureValue[view.Keys.Length];
+        for (var r = 0; r < rows.RowCount; r++)
+        {
+            string? code = null, reason = null, at = null;
+            for (var k = 0; k < view.Keys.Length && code is null; k++)
+            {
+                var column = keyColumns[k];
+                if (column is null || column[r].IsNull)
+                {
+                    (code, reason, at) = ("missing_field", $"join key '{view.Keys[k].Name}' is missing or null in row {r}", $"{field}.{view.Keys[k].Name}");
+                }
+                else if (!ValueCoercion.TryCoerce(column[r], view.Keys[k].Type, out keyValues[k], out var error))
+                {
+                    (code, reason, at) = ("wrong_type", $"join key '{view.Keys[k].Name}' row {r}: {error}", $"{field}.{view.Keys[k].Name}[{r}]");
+                }
+            }
+
+            long eventMicros = 0;
+            if (code is null)
+            {
+                if (times is null || times[r].IsNull)
+                {
+                    (code, reason, at) = ("missing_field", $"the event time '{view.TimestampField}' is missing or null in row {r}", $"{field}.{view.TimestampField}");
+                }
+                else if (!ValueCoercion.TryCoerce(times[r], FeatureType.Of(ScalarKind.Timestamp), out var t, out var error))
+                {
+                    (code, reason, at) = ("wrong_type", $"event time '{view.TimestampField}' row {r}: {error}", $"{field}.{view.TimestampField}[{r}]");
+                }
+                else
+                {
+                    eventMicros = t.AsInt64();
+                }
+            }
+
+            var values = new FeatureValue[view.Columns.Length];
+            for (var c = 0; c < view.Columns.Length && code is null; c++)
+            {
+                var column = valueColumns[c];
+                if (column is not null && !ValueCoercion.TryCoerce(column[r], view.Columns[c].Type, out values[c], out var error))
+                {
+                    (code, reason, at) = ("wrong_type", $"column '{view.Columns[c].Name}' row {r}: {error}", $"{field}.{view.Columns[c].Name}[{r}]");
+                }
+            }
+
+            if (code is not null)
+            {
+                if (!rejectBadRows)
+                {
+                    throw new RequestException(at!, code, reason!);
+                }
+
+                rejected.Add(new EventRejection(r, code, reason!));
+                continue;
+            }
+
+            events.Add(new AggregationEvent(EntityKeyCodec.Encode(keyValues), eventMicros, values, r));
+        }
+
+        return (events, rejected);
+    }
+
+    /// <summary>
+    /// Applies events to their tiles. Events too old for every resolution's retention (<c>too_late</c>) or too far
+    /// in the future (<c>too_far_in_future</c>) are rejected, never dropped silently. <paramref name="alsoPut"/> is
+    /// called with the rejections before the commit; the rows it returns (source offsets, dead letters) are
+    /// written in the same atomic batch as the tiles (DESIGN: exactly-once effect).
+    /// </summary>
+    public ValueTask<AggregationApplyResult> ApplyAsync(CompiledAggregationView view, IReadOnlyList<AggregationEvent> events,
+        Func<IReadOnlyList<EventRejection>, IReadOnlyList<OnlinePut>>? alsoPut = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        return ApplyAsync([(view, events)], alsoPut is null ? null : r => alsoPut(r[0]), cancellationToken);
+    }
+
+    /// <summary>
+    /// Applies events to the tiles of several views in one atomic batch (a stream feeding several views): the
+    /// rejections are given per view, in the order of <paramref name="batches"/>.
+    /// </summary>
+    public async ValueTask<AggregationApplyResult> ApplyAsync(IReadOnlyList<(CompiledAggregationView View, IReadOnlyList<AggregationEvent> Events)> batches,
+        Func<IReadOnlyList<IReadOnlyList<EventRejection>>, IReadOnlyList<OnlinePut>>? alsoPut = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batches);
+        var now = Micros.From(clock.GetUtcNow());
+        var future = now + Micros.Of(_options.FutureTolerance);
+        var rejections = new List<IReadOnlyList<EventRejection>>(batches.Count);
+        var groups = new List<(CompiledAggregationView View, Resolution Resolution, byte[] StoreKey, List<AggregationEvent> Events)>();
+        foreach (var (view, events) in batches)
+        {
+            var rejected = new List<EventRejection>();
+            var byKey = new Dictionary<(int Resolution, string Key), int>();
+            foreach (var e in events)
+            {
+                if (e.EventMicros > future)
+                {
+                    rejected.Add(new EventRejection(e.Row, "too_far_in_future", $"event time {Micros.ToRfc3339(e.EventMicros)} is more than {Durations.Format(_options.FutureTolerance)} after now ({Micros.ToRfc3339(now)})"));
+                    continue;
+                }
+
+                if (!view.Resolutions.Any(r => e.EventMicros >= now - r.RetentionMicros))
+                {
+                    rejected.Add(new EventRejection(e.Row, "too_late", $"event time {Micros.ToRfc3339(e.EventMicros)} is older than the view's retention (longest window + hop + allowed lateness) before now ({Micros.ToRfc3339(now)})"));
+                    continue;
+                }
+
+                // Every resolution of an entity gets a row, even when the event is too old for its windows: an
+                // entity that was seen then reads as 0 / null for a window without events, not NOT_FOUND.
+                foreach (var resolution in view.Resolutions)
+                {
+                    var id = (resolution.Index, Convert.ToBase64String(e.EntityKey));
+                    if (!byKey.TryGetValue(id, out var g))
+                    {
+                        g = groups.Count;
+                        byKey[id] = g;
+                        groups.Add((view, resolution, CompiledAggregationView.TileKey(resolution, e.EntityKey), []));
+                    }
+
+                    if (e.EventMicros >= now - resolution.RetentionMicros)
+                    {
+                        groups[g].Events.Add(e);
+                    }
+                }
+            }
+
+            rejections.Add(rejected);
+        }
+
+        var extra = alsoPut?.Invoke(rejections) ?? [];
+        var allRejected = rejections.SelectMany(r => r).ToList();
+        if (groups.Count == 0)
+        {
+            if (extra.Count > 0)
+            {
+                await store.PutAsync(extra, cancellationToken);
+            }
+
+            return new AggregationApplyResult(0, allRejected, 0);
+        }
+
+        var stripes = groups.Select(g => Stripe(g.View.View.Name, g.StoreKey)).Distinct().Order().ToList();
+        foreach (var s in stripes)
+        {
+            await _locks[s].WaitAsync(cancellationToken);
+        }
+
+        try
+        {
+            var keys = groups.Select(g => new OnlineKey(g.View.View.Name, g.StoreKey)).ToArray();
+            var stored = new byte[]?[keys.Length];
+            await store.ReadAsync(keys, stored, cancellationToken);
+            var puts = new List<OnlinePut>(groups.Count + extra.Count);
+            var collected = 0;
+            var applied = new HashSet<(string, int)>();
+            for (var i = 0; i < groups.Count; i++)
+            {
+                var (view, resolution, storeKey, events) = groups[i];
+                var tiles = TileRow.Decode(stored[i], resolution);
+                foreach (var e in events)
+                {
+                    if (Add(view, resolution, tiles, e))
+                    {
+                        applied.Add((view.View.Name, e.Row));
+                    }
+                }
+
+                collected += tiles.DropBefore(FloorTile(now - resolution.RetentionMicros, resolution.HopMicros));
+                puts.Add(new OnlinePut(view.View.Name, storeKey, TileRow.Encode(tiles)));
+            }
+
+            // Freshness per view: the newest event time applied and when, in the same batch.
+            foreach (var (view, events) in batches)
+            {
+                var newest = events.Where(e => applied.Contains((view.View.Name, e.Row))).Select(e => e.EventMicros).DefaultIfEmpty(long.MinValue).Max();
+                if (newest != long.MinValue)
+                {
+                    var previous = _newest.GetValueOrDefault(view.View.Name, long.MinValue);
+                    newest = Math.Max(newest, previous);
+                    _newest[view.View.Name] = newest;
+                    puts.Add(new OnlinePut(FreshnessNamespace, System.Text.Encoding.UTF8.GetBytes(view.View.Name), Freshness.Encode(newest, now)));
+                }
+            }
+
+            puts.AddRange(extra);
+            await store.PutAsync(puts, cancellationToken);
+            return new AggregationApplyResult(applied.Count, allRejected, collected);
+        }
+        finally
+        {
+            foreach (var s in stripes)
+            {
+                _locks[s].Release();
+            }
+        }
+    }
+
+    /// <summary>Adds one event to its tile in every state of the resolution whose filter it passes; false when every filter refused it.</summary>
+    internal static bool Add(CompiledAggregationView view, Resolution resolution, TileSet tiles, AggregationEvent e)
+    {
+        var tile = tiles.Tile(FloorTile(e.EventMicros, resolution.HopMicros));
+        tile.MaxEventMicros = Math.Max(tile.MaxEventMicros, e.EventMicros);
+        var any = false;
+        for (var i = 0; i < resolution.States.Length; i++)
+        {
+            var spec = resolution.States[i];
+            if (spec.Filter is { } filter)
+            {
+                var pass = filter.Evaluate(new EventValues(e.Values));
+                if (pass.IsNull || !pass.AsBool())
+                {
+                    continue;
+                }
+            }
+
+            // A count without a column counts events: it is given the event time as its (non-null) value.
+            var value = spec.Column >= 0 ? e.Values[spec.Column] : FeatureValue.FromTimestampMicros(e.EventMicros);
+            tile.State(i).Add(value, e.EventMicros);
+            any = true;
+        }
+
+        return any;
+    }
+
+    /// <summary>
+    /// The value of aggregation <paramref name="slot"/> at <paramref name="atMicros"/> from an entity's tile row at
+    /// the slot's resolution, merged into <paramref name="accumulator"/> (a state of the slot's function, cleared
+    /// here). Returns the value (null when the window holds nothing, but 0 for counts) and the newest event time
+    /// of the merged tiles.
+    /// </summary>
+    public static (FeatureValue Value, long EventMicros) Evaluate(CompiledAggregationView view, AggregationSlot slot, ReadOnlySpan<byte> row, long atMicros, AggregateState accumulator)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        ArgumentNullException.ThrowIfNull(slot);
+        ArgumentNullException.ThrowIfNull(accumulator);
+        var resolution = view.Resolutions[slot.Resolution];
+        var current = FloorTile(atMicros, resolution.HopMicros);
+        accumulator.Clear();
+        var newest = TileRow.MergeWindow(row, resolution.States[slot.State].Id, current - slot.WindowMicros, current, accumulator);
+        return (accumulator.Result(), newest);
+    }
+
+    /// <summary>
+    /// The value of <paramref name="slot"/> at <paramref name="atMicros"/> from one entity's events, computed by the
+    /// same tile code as online from the events strictly before <paramref name="atMicros"/> (the offline path and
+    /// the reference of consistency checks).
+    /// </summary>
+    public static FeatureValue ComputeAt(CompiledAggregationView view, AggregationSlot slot, IEnumerable<AggregationEvent> events, long atMicros)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        ArgumentNullException.ThrowIfNull(slot);
+        ArgumentNullException.ThrowIfNull(events);
+        var resolution = view.Resolutions[slot.Resolution];
+        var tiles = new TileSet(resolution);
+        foreach (var e in events)
+        {
+            if (e.EventMicros < atMicros)
+            {
+                Add(view, resolution, tiles, e);
+            }
+        }
+
+        var accumulator = resolution.States[slot.State].Create();
+        return Evaluate(view, slot, TileRow.Encode(tiles), atMicros, accumulator).Value;
+    }
+
+    /// <summary>The start of the tile holding <paramref name="micros"/>: floor to a multiple of the hop (also before 1970).</summary>
+    public static long FloorTile(long micros, long hopMicros) => micros - (((micros % hopMicros) + hopMicros) % hopMicros);
+
+    private static int Stripe(string view, byte[] key)
+    {
+        var h = (uint)HashCode.Combine(view.Length, view.GetHashCode(StringComparison.Ordinal));
+        foreach (var b in key)
+        {
+            h = (h * 31) + b;
+        }
+
+        return (int)(h % Stripes);
+    }
+
+    /// <summary>An event's values as expression inputs (slot = source column position).</summary>
+    private sealed class EventValues(FeatureValue[] values) : IValueSource
+    {
+        public FeatureValue Get(int slot) => values[slot];
+    }
+}

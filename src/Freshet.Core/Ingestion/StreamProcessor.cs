@@ -1,0 +1,187 @@
+using System.Buffers.Binary;
+using System.Text;
+using Freshet.Aggregates;
+using Freshet.Model;
+using Freshet.Online;
+using Freshet.Serving;
+using Freshet.Values;
+
+namespace Freshet.Ingestion;
+
+/// <summary>What one processed batch did.</summary>
+public sealed record StreamBatchResult(int Events, int Aggregated, int Rejected, int PlainRowsApplied, IReadOnlyDictionary<string, long> NextOffsets);
+
+/// <summary>
+/// Runs a stream source (Kafka, NATS) into the views that read it, with an exactly-once effect (DESIGN §3): for each
+/// polled batch it decodes the events, applies them to the tiles of every aggregation view of the source, and
+/// writes the tile rows, the dead letters of rejected events and the source's next offsets in ONE atomic store
+/// write. Positions belong to the store, not the broker: after a crash the source resumes from the stored offsets
+/// (<see cref="ResumeFrom"/>), so an event is either in the tiles with its offset or in neither. Plain views read
+/// by the source are written first with the newest-wins rule, which a replay cannot double count.
+/// </summary>
+public sealed class StreamProcessor(FeatureStore store, string sourceName, IDeadLetterSink deadLetters)
+{
+    /// <summary>The namespace of stored source positions.</summary>
+    public const string OffsetsNamespace = "__offsets";
+
+    /// <summary>The source's name.</summary>
+    public string SourceName { get; } = sourceName;
+
+    /// <summary>
+    /// The next offset to read of each partition, from the store (null: never read, start at the beginning).
+    /// Given to the event source, which calls it when partitions are assigned.
+    /// </summary>
+    public IReadOnlyDictionary<string, long?> ResumeFrom(IReadOnlyList<string> partitions)
+    {
+        ArgumentNullException.ThrowIfNull(partitions);
+        var keys = partitions.Select(p => new OnlineKey(OffsetsNamespace, OffsetKey(SourceName, p))).ToArray();
+        var rows = new byte[]?[keys.Length];
+        store.Online.ReadAsync(keys, rows).AsTask().GetAwaiter().GetResult();
+        var result = new Dictionary<string, long?>(StringComparer.Ordinal);
+        for (var i = 0; i < partitions.Count; i++)
+        {
+            result[partitions[i]] = rows[i] is { Length: 8 } b ? BinaryPrimitives.ReadInt64LittleEndian(b) : null;
+        }
+
+        return result;
+    }
+
+    /// <summary>Polls and processes batches until <paramref name="cancellationToken"/> fires; acknowledges each batch to the broker after its commit.</summary>
+    public async Task RunAsync(IEventSource source, int maxBatch = 1000, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            IReadOnlyList<SourceEvent> events;
+            try
+            {
+                events = await source.PollAsync(maxBatch, TimeSpan.FromMilliseconds(200), cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+
+            if (events.Count == 0)
+            {
+                continue;
+            }
+
+            var result = await ProcessAsync(events, cancellationToken);
+            await source.AcknowledgeAsync(result.NextOffsets, cancellationToken);
+        }
+    }
+
+    /// <summary>Processes one batch: decode, apply, and commit tiles, dead letters and offsets atomically.</summary>
+    public async Task<StreamBatchResult> ProcessAsync(IReadOnlyList<SourceEvent> events, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        var registry = store.Registry;
+        var source = registry.Index.Source(SourceName) ?? throw new InvalidOperationException($"source '{SourceName}' is not in the registry (version {registry.Version})");
+        var aggregationViews = registry.Index.Repo.AggregationViews.Where(v => v.Source == SourceName && v.Online).Select(registry.Aggregation).ToList();
+        var plainViews = registry.Index.Repo.FeatureViews.Where(v => v.Source == SourceName && v.Online).ToList();
+        var required = aggregationViews.SelectMany(v => v.Keys.Select(k => k.Name))
+            .Concat(plainViews.SelectMany(v => registry.Index.JoinKeys(v.Entities).Select(k => k.Name)))
+            .Where(k => source.Schema.Any(f => f.Name == k))
+            .Distinct(StringComparer.Ordinal);
+        var decoder = new EventDecoder(source, required);
+
+        // Decode; the rows that decode form one column table whose row i is decoded[i].
+        var letters = new List<RejectedEvent>();
+        var decoded = new List<(SourceEvent Event, FeatureValue[] Row, long EventMicros)>(events.Count);
+        var next = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var e in events)
+        {
+            next[e.Partition] = Math.Max(next.GetValueOrDefault(e.Partition), e.Offset + 1);
+            var fallback = e.BrokerTimestamp is { } t ? Micros.From(t) : (long?)null;
+            var result = decoder.Decode(e.Value, fallback, out var row);
+            if (result.Error is { } error)
+            {
+                letters.Add(new RejectedEvent(SourceName, error.Code, error.Reason, e.Value, null, e.Partition, e.Offset));
+                continue;
+            }
+
+            decoded.Add((e, row!, result.EventTimeMicros));
+        }
+
+        var table = Table(decoder, source, decoded);
+        var plainApplied = 0;
+        var writes = new List<OnlineWrite>();
+        foreach (var view in plainViews)
+        {
+            writes.AddRange(new ViewRowEncoder(view, registry.Index.JoinKeys(view.Entities), source).Encode(table, SourceName));
+        }
+
+        if (writes.Count > 0)
+        {
+            plainApplied = await store.Online.WriteAsync(writes, cancellationToken);
+        }
+
+        var batches = new List<(CompiledAggregationView, IReadOnlyList<AggregationEvent>)>(aggregationViews.Count);
+        foreach (var v in aggregationViews)
+        {
+            // Rows the view cannot use (a null join key it needs, a value of the wrong type) are dead letters too.
+            var (usable, unusable) = AggregationEngine.ToEvents(v, table, rejectBadRows: true, SourceName);
+            foreach (var r in unusable)
+            {
+                var (e, _, _) = decoded[r.Row];
+                letters.Add(new RejectedEvent(SourceName, r.Code, r.Reason, e.Value, v.View.Name, e.Partition, e.Offset));
+            }
+
+            batches.Add((v, usable));
+        }
+
+        var offsets = next.Select(p => new OnlinePut(OffsetsNamespace, OffsetKey(SourceName, p.Key), LittleEndian(p.Value))).ToList();
+        var applied = await store.Engine.ApplyAsync(batches, rejections =>
+        {
+            for (var v = 0; v < rejections.Count; v++)
+            {
+                foreach (var r in rejections[v])
+                {
+                    var (e, _, _) = decoded[r.Row];
+                    letters.Add(new RejectedEvent(SourceName, r.Code, r.Reason, e.Value, aggregationViews[v].View.Name, e.Partition, e.Offset));
+                }
+            }
+
+            var puts = new List<OnlinePut>(offsets);
+            if (letters.Count > 0)
+            {
+                puts.AddRange(deadLetters.Prepare(letters));
+            }
+
+            return puts;
+        }, cancellationToken);
+
+        return new StreamBatchResult(events.Count, applied.Applied, letters.Count, plainApplied, next);
+    }
+
+    /// <summary>The store key of a source partition's position.</summary>
+    public static byte[] OffsetKey(string source, string partition) => Encoding.UTF8.GetBytes(source + "\0" + partition);
+
+    private static byte[] LittleEndian(long value)
+    {
+        var b = new byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(b, value);
+        return b;
+    }
+
+    private static ColumnTable Table(EventDecoder decoder, DataSource source, List<(SourceEvent Event, FeatureValue[] Row, long EventMicros)> decoded)
+    {
+        var columns = new Dictionary<string, FeatureValue[]>(StringComparer.Ordinal);
+        for (var f = 0; f < decoder.Fields.Count; f++)
+        {
+            var column = new FeatureValue[decoded.Count];
+            for (var r = 0; r < decoded.Count; r++)
+            {
+                column[r] = decoded[r].Row[f];
+            }
+
+            columns[decoder.Fields[f].Name] = column;
+        }
+
+        // The event time as decoded (from the timestamp field, or the broker's time when the source has none).
+        var timestampField = source.TimestampField ?? "event_timestamp";
+        columns[timestampField] = [.. decoded.Select(d => FeatureValue.FromTimestampMicros(d.EventMicros))];
+        return new ColumnTable(columns);
+    }
+}
