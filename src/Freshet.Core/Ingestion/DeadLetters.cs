@@ -196,7 +196,7 @@ public sealed class OnlineDeadLetterStore : IDeadLetterStore
         var sources = new HashSet<string>(StringComparer.Ordinal);
         lock (_gate)
         {
-            var id = Math.Max(_nextId, _time.GetUtcNow().ToUnixTimeMilliseconds() * 1000);
+            var id = Math.Max(_nextId, (_time.GetUtcNow().UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond);
             foreach (var letter in letters)
             {
                 puts.Add(new OnlinePut(Namespace, IdKey(id), DeadLetterCodec.Encode(letter)));
@@ -343,6 +343,8 @@ public sealed class OnlineDeadLetterStore : IDeadLetterStore
                 return 0;
             }
 
+            // The puts so far are the letters' deletes; the count rows follow.
+            var letterDeletes = puts.Count;
             lock (_gate)
             {
                 var sources = new HashSet<string>(StringComparer.Ordinal);
@@ -375,7 +377,7 @@ public sealed class OnlineDeadLetterStore : IDeadLetterStore
                 throw;
             }
 
-            return puts.Count(p => p.Namespace == Namespace);
+            return letterDeletes;
         }
         finally
         {
