@@ -1,6 +1,7 @@
 using Freshet.DuckDb;
 using Freshet.Ingestion;
 using Freshet.Kafka;
+using Freshet.Nats;
 using Freshet.Model;
 using Freshet.Online;
 using Freshet.Registry;
@@ -49,10 +50,15 @@ internal static class Hosting
         }
     }
 
+    /// <summary>The dead-letter store of an open feature store (hosts always set one).</summary>
+    public static DeadLetterSink DeadLetters(FeatureStore store) =>
+        store.Options.DeadLetters as DeadLetterSink ?? throw new InvalidOperationException("the feature store was opened without a dead-letter store");
+
     /// <summary>The event source of a Kafka or NATS source definition, resuming where <paramref name="resumeFrom"/> says.</summary>
     public static IEventSource OpenEventSource(DataSource source, Func<IReadOnlyList<string>, IReadOnlyDictionary<string, long?>> resumeFrom) => source switch
     {
         KafkaSource kafka => new KafkaEventSource(kafka, resumeFrom),
+        NatsSource nats => new NatsEventSource(nats, resumeFrom),
         _ => throw new CliException($"source '{source.Name}' cannot be consumed by this version of Freshet"),
     };
 
@@ -60,8 +66,10 @@ internal static class Hosting
     public static async Task<FeatureStore> OpenFeatureStoreAsync(string repoDirectory, RepoConfig config, IRegistryStore registry, CancellationToken cancellationToken)
     {
         var online = OpenOnlineStore(repoDirectory, config);
+        var deadLetters = new DeadLetterSink(await OnlineDeadLetterStore.OpenAsync(online, cancellationToken: cancellationToken));
         var options = new FeatureStoreOptions
         {
+            DeadLetters = deadLetters,
             // DuckDB is the only offline engine: it reads batch sources for materialization and writes pushed rows as Parquet.
             OfflineSource = new DuckDbOfflineSource(),
             OfflineSink = new DuckDbOfflineSink(),

@@ -14,3 +14,18 @@ public interface IDeadLetterSink
 
 /// <summary>One rejected event: where it came from, why, and its payload as received.</summary>
 public sealed record RejectedEvent(string Source, string Code, string Reason, byte[] Payload, string? View = null, string? Partition = null, long? Offset = null);
+
+/// <summary>The engine's view of an <see cref="OnlineDeadLetterStore"/>: rejected events become dead letters stamped now.</summary>
+public sealed class DeadLetterSink(OnlineDeadLetterStore store, TimeProvider? clock = null) : IDeadLetterSink
+{
+    /// <summary>The store behind the sink (for listing and replaying).</summary>
+    public OnlineDeadLetterStore Store { get; } = store;
+
+    /// <inheritdoc />
+    public IReadOnlyList<OnlinePut> Prepare(IReadOnlyList<RejectedEvent> letters)
+    {
+        ArgumentNullException.ThrowIfNull(letters);
+        var now = (clock ?? TimeProvider.System).GetUtcNow();
+        return Store.Prepare([.. letters.Select(l => new DeadLetter(0, l.Source, l.Reason, l.Code, now, l.Payload, l.View, l.Partition, l.Offset))]);
+    }
+}

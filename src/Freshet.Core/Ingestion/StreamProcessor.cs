@@ -46,12 +46,23 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
         return result;
     }
 
-    /// <summary>Polls and processes batches until <paramref name="cancellationToken"/> fires; acknowledges each batch to the broker after its commit.</summary>
-    public async Task RunAsync(IEventSource source, int maxBatch = 1000, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Polls and processes batches until <paramref name="cancellationToken"/> fires, or until no event has come for
+    /// <paramref name="exitWhenIdle"/> (a catch-up run); acknowledges each batch to the broker after its commit.
+    /// Returns the number of events processed.
+    /// </summary>
+    public async Task<long> RunAsync(IEventSource source, int maxBatch = 1000, TimeSpan? exitWhenIdle = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
+        long processed = 0;
+        var idle = System.Diagnostics.Stopwatch.StartNew();
         while (!cancellationToken.IsCancellationRequested)
         {
+            if (exitWhenIdle is { } limit && idle.Elapsed >= limit)
+            {
+                break;
+            }
+
             IReadOnlyList<SourceEvent> events;
             try
             {
@@ -59,7 +70,7 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                return;
+                break;
             }
 
             if (events.Count == 0)
@@ -69,7 +80,11 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
 
             var result = await ProcessAsync(events, cancellationToken);
             await source.AcknowledgeAsync(result.NextOffsets, cancellationToken);
+            processed += events.Count;
+            idle.Restart();
         }
+
+        return processed;
     }
 
     /// <summary>Processes one batch: decode, apply, and commit tiles, dead letters and offsets atomically.</summary>

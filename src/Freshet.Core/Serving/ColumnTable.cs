@@ -37,6 +37,13 @@ public sealed class ColumnTable
 
     /// <summary>A column by name.</summary>
     public FeatureValue[]? Column(string name) => _columns.GetValueOrDefault(name);
+
+    /// <summary>The rows at <paramref name="rows"/>, in that order.</summary>
+    public ColumnTable Select(IReadOnlyList<int> rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        return new ColumnTable(_columns.ToDictionary(c => c.Key, c => rows.Select(r => c.Value[r]).ToArray(), StringComparer.Ordinal));
+    }
 }
 
 /// <summary>

@@ -52,7 +52,55 @@ public sealed partial class FeatureStore
     /// </summary>
     public async ValueTask<PushResult> PushAsync(string pushSource, ColumnTable rows, PushTarget to, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(rows);
         CheckWriteSize(rows);
+        if (rows.Column(IdempotencyKeyColumn) is null)
+        {
+            return await PushOnceAsync(pushSource, rows, to, null, cancellationToken);
+        }
+
+        // Rows with an idempotency key already seen for this source are skipped; the new keys are stored in the
+        // same atomic batch as the tiles they fed. Idempotent pushes are serialized so two cannot both miss a key.
+        await _idempotency.WaitAsync(cancellationToken);
+        try
+        {
+            var keys = rows.Column(IdempotencyKeyColumn)!;
+            var storeKeys = new OnlineKey[rows.RowCount];
+            for (var r = 0; r < rows.RowCount; r++)
+            {
+                if (keys[r].IsNull || keys[r].Kind != Values.ValueKind.String)
+                {
+                    throw new RequestException($"df.{IdempotencyKeyColumn}[{r}]", "wrong_type", $"'{IdempotencyKeyColumn}' must be a string in every row (row {r} is not)");
+                }
+
+                storeKeys[r] = new OnlineKey(IdempotencyNamespace, System.Text.Encoding.UTF8.GetBytes(pushSource + "\0" + keys[r].AsString()));
+            }
+
+            var seen = new byte[]?[storeKeys.Length];
+            await Online.ReadAsync(storeKeys, seen, cancellationToken);
+            var fresh = new List<int>();
+            var inRequest = new HashSet<string>(StringComparer.Ordinal);
+            for (var r = 0; r < rows.RowCount; r++)
+            {
+                if (seen[r] is null && inRequest.Add(keys[r].AsString()))
+                {
+                    fresh.Add(r);
+                }
+            }
+
+            var now = BitConverter.GetBytes(Values.Micros.From(Now));
+            var puts = fresh.Select(r => new OnlinePut(IdempotencyNamespace, storeKeys[r].EntityKey, now)).ToList();
+            var result = await PushOnceAsync(pushSource, rows.Select(fresh), to, puts, cancellationToken);
+            return result with { Rows = rows.RowCount, DuplicatesSkipped = rows.RowCount - fresh.Count };
+        }
+        finally
+        {
+            _idempotency.Release();
+        }
+    }
+
+    private async ValueTask<PushResult> PushOnceAsync(string pushSource, ColumnTable rows, PushTarget to, List<OnlinePut>? keyPuts, CancellationToken cancellationToken)
+    {
         var registry = Registry;
         var source = registry.Index.Source(pushSource);
         if (source is not (PushSource or KafkaSource or NatsSource))
@@ -102,12 +150,26 @@ public sealed partial class FeatureStore
         var rejected = 0;
         if (to is PushTarget.Online or PushTarget.OnlineAndOffline)
         {
-            foreach (var (view, compiled, events) in aggregationViews)
-            {
-                var result = await Engine.ApplyAsync(compiled, events, r => DeadLetterPuts(pushSource, view.Name, rows, r), cancellationToken);
-                aggregated += result.Applied;
-                rejected += result.Rejected.Count;
-            }
+            // All views of the source, their dead letters and the idempotency keys: one atomic batch.
+            var result = await Engine.ApplyAsync(
+                [.. aggregationViews.Select(a => (a.Compiled, (IReadOnlyList<AggregationEvent>)a.Events))],
+                perView =>
+                {
+                    var puts = new List<OnlinePut>(keyPuts ?? []);
+                    for (var v = 0; v < perView.Count; v++)
+                    {
+                        puts.AddRange(DeadLetterPuts(pushSource, aggregationViews[v].View.Name, rows, perView[v]));
+                    }
+
+                    return puts;
+                },
+                cancellationToken);
+            aggregated = result.Applied;
+            rejected = result.Rejected.Count;
+        }
+        else if (keyPuts is { Count: > 0 })
+        {
+            await Online.PutAsync(keyPuts, cancellationToken);
         }
 
         return new PushResult(rows.RowCount, [.. views.Select(v => v.Name), .. aggregationViews.Select(a => a.View.Name)], applied, offlineFile)
@@ -128,6 +190,12 @@ public sealed partial class FeatureStore
         return sink.Prepare([.. rejections.Select(r => new RejectedEvent(source, r.Code, r.Reason, RowJson.Write(rows, r.Row), view))]);
     }
 
+    /// <summary>The optional push column that makes a row idempotent: a row whose key was pushed before is skipped.</summary>
+    public const string IdempotencyKeyColumn = "idempotency_key";
+
+    /// <summary>The namespace of stored idempotency keys.</summary>
+    public const string IdempotencyNamespace = "__idempotency";
+
     private void CheckWriteSize(ColumnTable rows)
     {
         if (rows.RowCount > Options.MaxWriteRows)
@@ -143,6 +211,9 @@ public sealed partial class FeatureStore
 /// <summary>What a push did.</summary>
 public sealed record PushResult(int Rows, IReadOnlyList<string> Views, int OnlineRowsApplied, string? OfflineFile)
 {
+    /// <summary>Rows skipped because their idempotency key was pushed before (or twice in the request).</summary>
+    public int DuplicatesSkipped { get; init; }
+
     /// <summary>Events applied to the tiles of aggregation views (an event counts once per view).</summary>
     public int EventsAggregated { get; init; }
 

@@ -17,6 +17,7 @@ public sealed partial class FeatureStore : IAsyncDisposable
     private readonly TimeProvider _clock;
     private readonly bool _ownsOnlineStore;
     private readonly SemaphoreSlim _refreshLock = new(1, 1);
+    private readonly SemaphoreSlim _idempotency = new(1, 1);
     private ServingRegistry _registry;
 
     private FeatureStore(IRegistryStore registryStore, IOnlineStore online, RepoConfig config, string repoDirectory, ServingRegistry registry, FeatureStoreOptions options)

@@ -61,7 +61,8 @@ public sealed class ServingRegistry
     /// registry version (and per pinned definition). Apply validated it; a failure here means the registry
     /// holds a definition this version cannot compile, reported as a request error rather than a crash.
     /// </summary>
-    internal CompiledAggregationView Aggregation(AggregationView view) =>
+    /// <summary>An aggregation view prepared for the engine, once per registry version (pinned older definitions are compiled each time).</summary>
+    public CompiledAggregationView Aggregation(AggregationView view) =>
         ReferenceEquals(Index.View(view.Name)?.View, view)
             ? _aggregations.GetOrAdd(view.Name, _ => CompiledAggregationView.Compile(view, Index))
             : CompiledAggregationView.Compile(view, Index); // a pinned older definition: rare, not cached

@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using Confluent.Kafka;
+
+namespace Freshet.Cli.Tests;
+
+/// <summary>
+/// The fraud template fed from Kafka (librdkafka's mock cluster, real protocol over TCP) by `freshet ingest`
+/// processes killed with SIGKILL at random moments: in the end every event is counted exactly once, and the
+/// windowed values equal brute force.
+/// </summary>
+public sealed partial class StreamingKillTests : IDisposable
+{
+    private readonly TempRepo _repo = new();
+
+    public void Dispose() => _repo.Dispose();
+
+    private sealed record Txn(string Account, string Merchant, double Amount, DateTimeOffset At);
+
+    [Fact]
+    public async Task Kafka_events_are_counted_exactly_once_across_sigkills_of_the_processor()
+    {
+        using var cluster = new KafkaMock();
+        var init = await TempRepo.Run("init", _repo.Dir, "--template", "fraud");
+        Assert.True(init.ExitCode == 0, init.ToString());
+        _repo.Edit("sources.yaml", "bootstrap_servers: 127.0.0.1:9092", $"bootstrap_servers: {cluster.BootstrapServers}");
+        var apply = await _repo.Freshet("apply");
+        Assert.True(apply.ExitCode == 0, apply.ToString());
+
+        // Events of the last 50 minutes, so that every window of the view holds all of them.
+        var random = new Random(20261129);
+        var now = DateTimeOffset.UtcNow;
+        var txns = Enumerable.Range(0, 4000).Select(i => new Txn($"a{random.Next(0, 12)}", $"m{random.Next(0, 30)}", Math.Round(random.NextDouble() * 500, 2), now.AddSeconds(-random.Next(60, 3000)))).ToList();
+        cluster.Produce("transactions", txns.Select(t => (t.Account, $$"""{"ts":"{{t.At.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)}}","account_id":"{{t.Account}}","merchant_id":"{{t.Merchant}}","amount":{{t.Amount.ToString("R", CultureInfo.InvariantCulture)}},"currency":"EUR","card_present":{{(t.Amount > 250 ? "true" : "false")}}}""")));
+
+        // Small batches so that kills land between commits; each run is killed after a random time.
+        var cli = Path.Combine(AppContext.BaseDirectory, "freshet.dll");
+        var kills = 0;
+        for (var round = 0; round < 4; round++)
+        {
+            using var ingest = Process.Start(new ProcessStartInfo("dotnet", ["exec", cli, "ingest", "--source", "transactions", "--max-batch", "50", "--repo", _repo.Dir])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            })!;
+            if (!ingest.WaitForExit(random.Next(2500, 5000)))
+            {
+                ingest.Kill(entireProcessTree: true);
+                kills++;
+            }
+
+            await ingest.WaitForExitAsync();
+        }
+
+        // A last run drains what is left and stops by itself.
+        using (var drain = Process.Start(new ProcessStartInfo("dotnet", ["exec", cli, "ingest", "--source", "transactions", "--exit-when-idle", "5s", "--repo", _repo.Dir])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!)
+        {
+            var output = drain.StandardOutput.ReadToEndAsync();
+            var errors = drain.StandardError.ReadToEndAsync();
+            Assert.True(drain.WaitForExit(120_000), "the draining ingest did not stop");
+            Assert.True(drain.ExitCode == 0, await output + await errors);
+        }
+
+        Assert.True(kills >= 3, $"only {kills} runs were killed");
+        var accounts = txns.Select(t => t.Account).Distinct().Order().ToList();
+        var get = await _repo.Freshet(["get", "--features", "account_txn_stats:count_1h,account_txn_stats:amount_sum_1d,account_txn_stats:merchant_id_count_distinct_1d",
+            .. accounts.SelectMany(a => new[] { "--entity", $"account_id={a}" }), "--json"]);
+        Assert.True(get.ExitCode == 0, get.ToString());
+        var rows = get.Json()["rows"]!.AsArray();
+        long total = 0;
+        for (var i = 0; i < accounts.Count; i++)
+        {
+            var mine = txns.Where(t => t.Account == accounts[i]).ToList();
+            var count = long.Parse(rows[i]!["count_1h"]!["value"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+            var sum = double.Parse(rows[i]!["amount_sum_1d"]!["value"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+            var distinct = long.Parse(rows[i]!["merchant_id_count_distinct_1d"]!["value"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+            Assert.Equal(mine.Count, count);
+            Assert.Equal(mine.Sum(t => t.Amount), sum, 6);
+            Assert.Equal(mine.Select(t => t.Merchant).Distinct().Count(), distinct);
+            total += count;
+        }
+
+        Assert.Equal(txns.Count, total);
+    }
+
+    /// <summary>librdkafka's mock cluster, kept alive by a producer; other clients reach it over TCP.</summary>
+    private sealed partial class KafkaMock : IDisposable
+    {
+        private readonly IProducer<byte[], byte[]> _producer;
+
+        public KafkaMock()
+        {
+            var address = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var config = new ProducerConfig { BootstrapServers = "unused:9092", Acks = Acks.All };
+            config.Set("test.mock.num.brokers", "3");
+            _producer = new ProducerBuilder<byte[], byte[]>(config)
+                .SetLogHandler((_, m) =>
+                {
+                    if (Replaced().Match(m.Message) is { Success: true } match)
+                    {
+                        address.TrySetResult(match.Groups[1].Value);
+                    }
+                })
+                .Build();
+            Assert.True(address.Task.Wait(TimeSpan.FromSeconds(10)), "the mock cluster did not log its address");
+            BootstrapServers = address.Task.Result;
+        }
+
+        public string BootstrapServers { get; }
+
+        public void Produce(string topic, IEnumerable<(string Key, string Json)> messages)
+        {
+            foreach (var (key, json) in messages)
+            {
+                _producer.Produce(topic, new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(key), Value = Encoding.UTF8.GetBytes(json) });
+            }
+
+            Assert.Equal(0, _producer.Flush(TimeSpan.FromSeconds(30)));
+        }
+
+        public void Dispose() => _producer.Dispose();
+
+        [GeneratedRegex(@"replaced with (\S+?:\d+)")]
+        private static partial Regex Replaced();
+    }
+}
