@@ -167,7 +167,13 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
         foreach (var (view, events) in batches)
         {
             var rejected = new List<EventRejection>();
-            var byKey = new Dictionary<(int Resolution, string Key), int>();
+            // Groups by entity key bytes, one map per resolution: no string is built per event to group it.
+            var byKey = new Dictionary<byte[], int>[view.Resolutions.Length];
+            for (var r = 0; r < byKey.Length; r++)
+            {
+                byKey[r] = new Dictionary<byte[], int>(ByteArrayComparer.Instance);
+            }
+
             foreach (var e in events)
             {
                 if (e.EventMicros > future)
@@ -176,7 +182,7 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
                     continue;
                 }
 
-                if (!view.Resolutions.Any(r => e.EventMicros >= now - r.RetentionMicros))
+                if (!WithinAnyRetention(view, e.EventMicros, now))
                 {
                     rejected.Add(new EventRejection(e.Row, "too_late", $"event time {Micros.ToRfc3339(e.EventMicros)} is older than the view's retention (longest window + hop + allowed lateness) before now ({Micros.ToRfc3339(now)})"));
                     continue;
@@ -184,13 +190,13 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
 
                 // Every resolution of an entity gets a row, even when the event is too old for its windows: an
                 // entity that was seen then reads as 0 / null for a window without events, not NOT_FOUND.
-                foreach (var resolution in view.Resolutions)
+                for (var r = 0; r < view.Resolutions.Length; r++)
                 {
-                    var id = (resolution.Index, Convert.ToBase64String(e.EntityKey));
-                    if (!byKey.TryGetValue(id, out var g))
+                    var resolution = view.Resolutions[r];
+                    if (!byKey[r].TryGetValue(e.EntityKey, out var g))
                     {
                         g = groups.Count;
-                        byKey[id] = g;
+                        byKey[r][e.EntityKey] = g;
                         groups.Add((view, resolution, CompiledAggregationView.TileKey(resolution, e.EntityKey), []));
                     }
 
@@ -270,6 +276,19 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
                 _locks[s].Release();
             }
         }
+    }
+
+    private static bool WithinAnyRetention(CompiledAggregationView view, long eventMicros, long now)
+    {
+        foreach (var r in view.Resolutions)
+        {
+            if (eventMicros >= now - r.RetentionMicros)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Adds one event to its tile in every state of the resolution whose filter it passes; false when every filter refused it.</summary>
