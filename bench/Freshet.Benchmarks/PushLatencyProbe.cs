@@ -1,4 +1,8 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Freshet.Server;
 using Freshet.Serving;
 using Freshet.Values;
 
@@ -8,7 +12,9 @@ namespace Freshet.Benchmarks;
 /// Push → visible latency, embedded: push one event through <see cref="FeatureStore.PushAsync"/> to RocksDB and
 /// read <c>tx_stats:count_1h</c> through <see cref="FeatureStore.GetOnlineFeaturesAsync"/> until the count shows
 /// it. One sample is the time from before the push to the first read that shows the event. BenchmarkDotNet
-/// measures means, not tails, hence this separate mode (<c>-- latency [iterations] [store]</c>).
+/// measures means, not tails, hence this separate mode (<c>-- latency [iterations] [memory|rocksdb] [embedded|http]</c>).
+/// With <c>http</c> the same store is served by an in-process <see cref="FreshetServer"/> on 127.0.0.1 and the
+/// sample is <c>POST /push</c> then <c>POST /get-online-features</c> through one keep-alive <see cref="HttpClient"/>.
 /// </summary>
 internal static class PushLatencyProbe
 {
@@ -20,8 +26,11 @@ internal static class PushLatencyProbe
     {
         var iterations = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20_000;
         var kind = args.Length > 2 ? args[2] : "rocksdb";
+        var http = args.Length > 3 && args[3] == "http";
         string? directory = null;
         var store = await StreamingScenario.OpenAsync(StreamingScenario.OpenOnline(kind, ref directory));
+        var server = http ? await FreshetServer.StartAsync(store, new FreshetServerOptions { Port = 0, GrpcPort = -1 }) : null;
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{server?.HttpPort ?? 1}") };
         try
         {
             var counts = new long[Entities];
@@ -50,14 +59,36 @@ internal static class PushLatencyProbe
                 var expected = ++counts[entity];
 
                 var start = Stopwatch.GetTimestamp();
-                await store.PushAsync(StreamingScenario.Source, rows, PushTarget.Online);
+                if (http)
+                {
+                    var ts = DateTimeOffset.UtcNow.AddMilliseconds(-1).ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture);
+                    using var pushed = await client.PostAsync("/push", Json($$$"""{"push_source_name": "tx", "df": {"account_id": ["acct{{{entity}}}"], "amount": [1.5], "ts": ["{{{ts}}}"]}, "to": "online"}"""));
+                    pushed.EnsureSuccessStatusCode();
+                }
+                else
+                {
+                    await store.PushAsync(StreamingScenario.Source, rows, PushTarget.Online);
+                }
+
                 while (true)
                 {
                     reads++;
-                    var response = await store.GetOnlineFeaturesAsync(request);
-                    if (response.Columns[1].Statuses[0] == FieldStatus.Present && response.Columns[1].Values[0].AsInt64() >= expected)
+                    if (http)
                     {
-                        break;
+                        using var got = await client.PostAsync("/get-online-features", Json($$$"""{"features": ["tx_stats:count_1h"], "entities": {"account_id": ["acct{{{entity}}}"]}}"""));
+                        var body = JsonNode.Parse(await got.Content.ReadAsStringAsync());
+                        if (body?["results"]?[1]?["values"]?[0]?.GetValue<long>() >= expected)
+                        {
+                            break;
+                        }
+                    }
+                    else
+                    {
+                        var response = await store.GetOnlineFeaturesAsync(request);
+                        if (response.Columns[1].Statuses[0] == FieldStatus.Present && response.Columns[1].Values[0].AsInt64() >= expected)
+                        {
+                            break;
+                        }
                     }
 
                     if (Stopwatch.GetElapsedTime(start) > TimeSpan.FromSeconds(5))
@@ -75,12 +106,17 @@ internal static class PushLatencyProbe
 
             Array.Sort(samples, 0, measured);
             double Ms(double q) => samples[Math.Min(measured - 1, (int)Math.Ceiling(q * measured) - 1)] * 1000.0 / Stopwatch.Frequency;
-            Console.WriteLine($"push -> visible, embedded FeatureStore, {kind}: {measured} samples after {Warmup} warm-up, {reads - Warmup} reads, {total.Elapsed.TotalSeconds:F1} s total");
+            Console.WriteLine($"push -> visible, {(http ? "HTTP on 127.0.0.1" : "embedded FeatureStore")}, {kind}: {measured} samples after {Warmup} warm-up, {reads - Warmup} reads, {total.Elapsed.TotalSeconds:F1} s total");
             Console.WriteLine($"p50 {Ms(0.50):F3} ms  p90 {Ms(0.90):F3} ms  p99 {Ms(0.99):F3} ms  p99.9 {Ms(0.999):F3} ms  max {samples[measured - 1] * 1000.0 / Stopwatch.Frequency:F3} ms");
             return 0;
         }
         finally
         {
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+            }
+
             await store.DisposeAsync();
             if (directory is not null)
             {
@@ -88,4 +124,6 @@ internal static class PushLatencyProbe
             }
         }
     }
+
+    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 }
