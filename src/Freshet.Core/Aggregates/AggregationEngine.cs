@@ -163,9 +163,26 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
         var now = Micros.From(clock.GetUtcNow());
         var future = now + Micros.Of(_options.FutureTolerance);
         var rejections = new List<IReadOnlyList<EventRejection>>(batches.Count);
-        var groups = new List<(CompiledAggregationView View, Resolution Resolution, byte[] StoreKey, List<AggregationEvent> Events)>();
-        foreach (var (view, events) in batches)
+        var groups = new List<(CompiledAggregationView View, int ViewSlot, Resolution Resolution, byte[] StoreKey, List<AggregationEvent> Events)>();
+
+        // One small number per view name, so the applied set hashes ints rather than the name per event.
+        var viewSlots = new Dictionary<string, int>(StringComparer.Ordinal);
+        var batchSlots = new int[batches.Count];
+        for (var b = 0; b < batches.Count; b++)
         {
+            var name = batches[b].View.View.Name;
+            if (!viewSlots.TryGetValue(name, out var slot))
+            {
+                slot = viewSlots.Count;
+                viewSlots[name] = slot;
+            }
+
+            batchSlots[b] = slot;
+        }
+
+        for (var b = 0; b < batches.Count; b++)
+        {
+            var (view, events) = batches[b];
             var rejected = new List<EventRejection>();
             // Groups by entity key bytes, one map per resolution: no string is built per event to group it.
             var byKey = new Dictionary<byte[], int>[view.Resolutions.Length];
@@ -197,7 +214,7 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
                     {
                         g = groups.Count;
                         byKey[r][e.EntityKey] = g;
-                        groups.Add((view, resolution, CompiledAggregationView.TileKey(resolution, e.EntityKey), []));
+                        groups.Add((view, batchSlots[b], resolution, CompiledAggregationView.TileKey(resolution, e.EntityKey), []));
                     }
 
                     if (e.EventMicros >= now - resolution.RetentionMicros)
@@ -235,16 +252,16 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
             await store.ReadAsync(keys, stored, cancellationToken);
             var puts = new List<OnlinePut>(groups.Count + extra.Count);
             var collected = 0;
-            var applied = new HashSet<(string, int)>();
+            var applied = new HashSet<(int ViewSlot, int Row)>();
             for (var i = 0; i < groups.Count; i++)
             {
-                var (view, resolution, storeKey, events) = groups[i];
+                var (view, viewSlot, resolution, storeKey, events) = groups[i];
                 var tiles = TileRow.Decode(stored[i], resolution);
                 foreach (var e in events)
                 {
                     if (Add(view, resolution, tiles, e))
                     {
-                        applied.Add((view.View.Name, e.Row));
+                        applied.Add((viewSlot, e.Row));
                     }
                 }
 
@@ -253,9 +270,18 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
             }
 
             // Freshness per view: the newest event time applied and when, in the same batch.
-            foreach (var (view, events) in batches)
+            for (var b = 0; b < batches.Count; b++)
             {
-                var newest = events.Where(e => applied.Contains((view.View.Name, e.Row))).Select(e => e.EventMicros).DefaultIfEmpty(long.MinValue).Max();
+                var (view, events) = batches[b];
+                var newest = long.MinValue;
+                foreach (var e in events)
+                {
+                    if (e.EventMicros > newest && applied.Contains((batchSlots[b], e.Row)))
+                    {
+                        newest = e.EventMicros;
+                    }
+                }
+
                 if (newest != long.MinValue)
                 {
                     var previous = _newest.GetValueOrDefault(view.View.Name, long.MinValue);
