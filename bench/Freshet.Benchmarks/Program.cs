@@ -1,4 +1,11 @@
 using BenchmarkDotNet.Running;
 
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- --filter '*' --job short --iterationCount 15 (docs/benchmarks.md)
+// dotnet run -c Release --project bench/Freshet.Benchmarks -- latency [iterations] [memory|rocksdb]
+if (args.Length > 0 && args[0] == "latency")
+{
+    return await Freshet.Benchmarks.PushLatencyProbe.RunAsync(args);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Freshet.Benchmarks.OnlineReadBenchmarks).Assembly).Run(args);
+return 0;

@@ -163,11 +163,34 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
         var now = Micros.From(clock.GetUtcNow());
         var future = now + Micros.Of(_options.FutureTolerance);
         var rejections = new List<IReadOnlyList<EventRejection>>(batches.Count);
-        var groups = new List<(CompiledAggregationView View, Resolution Resolution, byte[] StoreKey, List<AggregationEvent> Events)>();
-        foreach (var (view, events) in batches)
+        var groups = new List<(CompiledAggregationView View, int ViewSlot, Resolution Resolution, byte[] StoreKey, List<AggregationEvent> Events)>();
+
+        // One small number per view name, so the applied set hashes ints rather than the name per event.
+        var viewSlots = new Dictionary<string, int>(StringComparer.Ordinal);
+        var batchSlots = new int[batches.Count];
+        for (var b = 0; b < batches.Count; b++)
         {
+            var name = batches[b].View.View.Name;
+            if (!viewSlots.TryGetValue(name, out var slot))
+            {
+                slot = viewSlots.Count;
+                viewSlots[name] = slot;
+            }
+
+            batchSlots[b] = slot;
+        }
+
+        for (var b = 0; b < batches.Count; b++)
+        {
+            var (view, events) = batches[b];
             var rejected = new List<EventRejection>();
-            var byKey = new Dictionary<(int Resolution, string Key), int>();
+            // Groups by entity key bytes, one map per resolution: no string is built per event to group it.
+            var byKey = new Dictionary<byte[], int>[view.Resolutions.Length];
+            for (var r = 0; r < byKey.Length; r++)
+            {
+                byKey[r] = new Dictionary<byte[], int>(ByteArrayComparer.Instance);
+            }
+
             foreach (var e in events)
             {
                 if (e.EventMicros > future)
@@ -176,7 +199,7 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
                     continue;
                 }
 
-                if (!view.Resolutions.Any(r => e.EventMicros >= now - r.RetentionMicros))
+                if (!WithinAnyRetention(view, e.EventMicros, now))
                 {
                     rejected.Add(new EventRejection(e.Row, "too_late", $"event time {Micros.ToRfc3339(e.EventMicros)} is older than the view's retention (longest window + hop + allowed lateness) before now ({Micros.ToRfc3339(now)})"));
                     continue;
@@ -184,14 +207,14 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
 
                 // Every resolution of an entity gets a row, even when the event is too old for its windows: an
                 // entity that was seen then reads as 0 / null for a window without events, not NOT_FOUND.
-                foreach (var resolution in view.Resolutions)
+                for (var r = 0; r < view.Resolutions.Length; r++)
                 {
-                    var id = (resolution.Index, Convert.ToBase64String(e.EntityKey));
-                    if (!byKey.TryGetValue(id, out var g))
+                    var resolution = view.Resolutions[r];
+                    if (!byKey[r].TryGetValue(e.EntityKey, out var g))
                     {
                         g = groups.Count;
-                        byKey[id] = g;
-                        groups.Add((view, resolution, CompiledAggregationView.TileKey(resolution, e.EntityKey), []));
+                        byKey[r][e.EntityKey] = g;
+                        groups.Add((view, batchSlots[b], resolution, CompiledAggregationView.TileKey(resolution, e.EntityKey), []));
                     }
 
                     if (e.EventMicros >= now - resolution.RetentionMicros)
@@ -229,16 +252,16 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
             await store.ReadAsync(keys, stored, cancellationToken);
             var puts = new List<OnlinePut>(groups.Count + extra.Count);
             var collected = 0;
-            var applied = new HashSet<(string, int)>();
+            var applied = new HashSet<(int ViewSlot, int Row)>();
             for (var i = 0; i < groups.Count; i++)
             {
-                var (view, resolution, storeKey, events) = groups[i];
+                var (view, viewSlot, resolution, storeKey, events) = groups[i];
                 var tiles = TileRow.Decode(stored[i], resolution);
                 foreach (var e in events)
                 {
                     if (Add(view, resolution, tiles, e))
                     {
-                        applied.Add((view.View.Name, e.Row));
+                        applied.Add((viewSlot, e.Row));
                     }
                 }
 
@@ -247,9 +270,18 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
             }
 
             // Freshness per view: the newest event time applied and when, in the same batch.
-            foreach (var (view, events) in batches)
+            for (var b = 0; b < batches.Count; b++)
             {
-                var newest = events.Where(e => applied.Contains((view.View.Name, e.Row))).Select(e => e.EventMicros).DefaultIfEmpty(long.MinValue).Max();
+                var (view, events) = batches[b];
+                var newest = long.MinValue;
+                foreach (var e in events)
+                {
+                    if (e.EventMicros > newest && applied.Contains((batchSlots[b], e.Row)))
+                    {
+                        newest = e.EventMicros;
+                    }
+                }
+
                 if (newest != long.MinValue)
                 {
                     var previous = _newest.GetValueOrDefault(view.View.Name, long.MinValue);
@@ -270,6 +302,19 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
                 _locks[s].Release();
             }
         }
+    }
+
+    private static bool WithinAnyRetention(CompiledAggregationView view, long eventMicros, long now)
+    {
+        foreach (var r in view.Resolutions)
+        {
+            if (eventMicros >= now - r.RetentionMicros)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Adds one event to its tile in every state of the resolution whose filter it passes; false when every filter refused it.</summary>
