@@ -31,10 +31,10 @@ public sealed partial class ServerProcess : IAsyncDisposable
     public int Pid => _process.Id;
 
     /// <summary>Starts the server and waits (up to 60 s) until it prints the ports it listens on.</summary>
-    public static async Task<ServerProcess> StartAsync(string repoDirectory, bool grpc = false)
+    public static async Task<ServerProcess> StartAsync(string repoDirectory, bool grpc = false, string[]? extraArgs = null)
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "freshet.dll");
-        var start = new ProcessStartInfo("dotnet", ["exec", cli, "serve", "--repo", repoDirectory, "--port", "0", "--grpc-port", grpc ? "0" : "-1"])
+        var start = new ProcessStartInfo("dotnet", ["exec", cli, "serve", "--repo", repoDirectory, "--port", "0", "--grpc-port", grpc ? "0" : "-1", .. extraArgs ?? []])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

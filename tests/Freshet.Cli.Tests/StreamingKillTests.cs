@@ -89,6 +89,37 @@ public sealed partial class StreamingKillTests : IDisposable
         Assert.Equal(txns.Count, total);
     }
 
+    [Fact]
+    public async Task A_server_ingesting_in_process_serves_kafka_events_and_its_freshness()
+    {
+        using var cluster = new KafkaMock();
+        Assert.Equal(0, (await TempRepo.Run("init", _repo.Dir, "--template", "fraud")).ExitCode);
+        _repo.Edit("sources.yaml", "bootstrap_servers: 127.0.0.1:9092", $"bootstrap_servers: {cluster.BootstrapServers}");
+        Assert.Equal(0, (await _repo.Freshet("apply")).ExitCode);
+        var now = DateTimeOffset.UtcNow;
+        var amounts = Enumerable.Range(1, 40).Select(i => i * 2.5).ToList();
+        cluster.Produce("transactions", amounts.Select((a, i) => ("acc", $$"""{"ts":"{{now.AddMinutes(-i - 1).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)}}","account_id":"acc","merchant_id":"m{{i % 7}}","amount":{{a.ToString("R", CultureInfo.InvariantCulture)}},"card_present":true}""")));
+
+        await using var server = await ServerProcess.StartAsync(_repo.Dir, extraArgs: ["--ingest", "transactions"]);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        System.Text.Json.Nodes.JsonNode? body = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            (_, body) = await server.PostAsync("/get-online-features", """{"features": ["account_txn_stats:count_1h", "account_txn_stats:amount_sum_1d"], "entities": {"account_id": ["acc"]}}""");
+            if (body?["results"]?[1]?["values"]?[0]?.GetValue<long>() == 40)
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.Equal(40, body!["results"]![1]!["values"]![0]!.GetValue<long>());
+        Assert.Equal(amounts.Sum(), body["results"]![2]!["values"]![0]!.GetValue<double>(), 9);
+        var freshness = await server.GetJsonAsync("/freshness");
+        Assert.Contains("account_txn_stats", freshness!.ToJsonString(), StringComparison.Ordinal);
+    }
+
     /// <summary>librdkafka's mock cluster, kept alive by a producer; other clients reach it over TCP.</summary>
     private sealed partial class KafkaMock : IDisposable
     {

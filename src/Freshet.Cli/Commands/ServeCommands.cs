@@ -15,10 +15,12 @@ internal static class ServeCommands
         var host = new Option<string?>("--host") { Description = "The address to bind (default: server.host of freshet.yaml, 127.0.0.1)" };
         var port = new Option<int?>("--port") { Description = "The HTTP port (default: server.port, 6566)" };
         var grpcPort = new Option<int?>("--grpc-port") { Description = "The gRPC port (default: server.grpc_port, 6570; -1 turns gRPC off)" };
+        var ingest = new Option<string[]>("--ingest") { Description = "Also consume these Kafka or NATS sources in this process (repeat or comma-separate)", AllowMultipleArgumentsPerToken = true };
         var command = new Command("serve", "Serve features over Feast's HTTP API and gRPC ServingService until stopped (Ctrl+C)");
         command.Options.Add(host);
         command.Options.Add(port);
         command.Options.Add(grpcPort);
+        command.Options.Add(ingest);
         command.SetAction(async (r, ct) =>
         {
             var ctx = context(r);
@@ -44,6 +46,25 @@ internal static class ServeCommands
             await using var server = await FreshetServer.StartAsync(store, options, ct);
             ctx.Out.WriteLine($"Serving project '{config.Project}' (registry version {store.Registry.Version}) on http://{options.Host}:{server.HttpPort}" +
                 (server.GrpcPort >= 0 ? $" and gRPC {options.Host}:{server.GrpcPort}" : "") + ". Ctrl+C stops.");
+            // Stream processors share the store with the server (an embedded store has one owner: this process).
+            var sources = (r.GetValue(ingest) ?? []).SelectMany(x => x.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct(StringComparer.Ordinal).ToList();
+            var processors = new List<Task>();
+            var eventSources = new List<Freshet.Ingestion.IEventSource>();
+            foreach (var name in sources)
+            {
+                var definition = store.Registry.Index.Source(name);
+                if (definition is not (Freshet.Model.KafkaSource or Freshet.Model.NatsSource))
+                {
+                    return ctx.Fail($"--ingest: '{name}' is not a kafka or nats source of this repo");
+                }
+
+                var processor = new Freshet.Ingestion.StreamProcessor(store, name, Hosting.DeadLetters(store));
+                var events = Hosting.OpenEventSource(definition, processor.ResumeFrom);
+                eventSources.Add(events);
+                processors.Add(Task.Run(() => processor.RunAsync(events, 1000, null, ct), ct));
+                ctx.Out.WriteLine($"Ingesting source '{name}' in this process.");
+            }
+
             await ctx.Out.FlushAsync(ct);
             try
             {
@@ -51,6 +72,22 @@ internal static class ServeCommands
             }
             catch (OperationCanceledException)
             {
+            }
+
+            foreach (var p in processors)
+            {
+                try
+                {
+                    await p;
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+
+            foreach (var e in eventSources)
+            {
+                await e.DisposeAsync();
             }
 
             return ExitCodes.Ok;
