@@ -120,6 +120,42 @@ public sealed partial class StreamingKillTests : IDisposable
         Assert.Contains("account_txn_stats", freshness!.ToJsonString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Late_pushed_events_land_in_the_dead_letter_store_and_are_listed_with_their_reason()
+    {
+        Assert.Equal(0, (await TempRepo.Run("init", _repo.Dir, "--template", "fraud")).ExitCode);
+        Assert.Equal(0, (await _repo.Freshet("apply")).ExitCode);
+        var late = DateTimeOffset.UtcNow.AddDays(-30).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        var fresh = DateTimeOffset.UtcNow.AddMinutes(-1).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        await using (var server = await ServerProcess.StartAsync(_repo.Dir))
+        {
+            var (status, body) = await server.PostAsync("/push", $$$"""
+                {"push_source_name": "transactions", "to": "online",
+                 "df": {"account_id": ["a", "a"], "merchant_id": ["m", "m"], "amount": [5.0, 7.0], "ts": ["{{{late}}}", "{{{fresh}}}"], "card_present": [true, true]}}
+                """);
+            Assert.True(status == 200, body?.ToJsonString());
+            // Two views read the source (by account and by merchant): each counts the fresh event and refuses the late one.
+            Assert.Equal(2, body!["events_rejected"]!.GetValue<int>());
+            Assert.Equal(2, body["events_aggregated"]!.GetValue<int>());
+        }
+
+        var list = await _repo.Freshet("deadletter", "list", "--json");
+        Assert.True(list.ExitCode == 0, list.ToString());
+        var json = list.Json();
+        Assert.Equal(2, json["total"]!.GetValue<long>());
+        Assert.Equal(["account_txn_stats", "merchant_txn_stats"], json["letters"]!.AsArray().Select(l => l!["view"]!.GetValue<string>()).Order());
+        var letter = json["letters"]![0]!;
+        Assert.Equal("too_late", letter["code"]!.GetValue<string>());
+        Assert.Equal("transactions", letter["source"]!.GetValue<string>());
+        Assert.Contains(late, letter["payload"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // Still too late: the replay keeps it and says why.
+        var replay = await _repo.Freshet("deadletter", "replay");
+        Assert.Equal(1, replay.ExitCode);
+        Assert.Contains("too_late", replay.Err, StringComparison.Ordinal);
+        Assert.Equal(2, (await _repo.Freshet("deadletter", "list", "--json")).Json()["total"]!.GetValue<long>());
+    }
+
     /// <summary>librdkafka's mock cluster, kept alive by a producer; other clients reach it over TCP.</summary>
     private sealed partial class KafkaMock : IDisposable
     {
