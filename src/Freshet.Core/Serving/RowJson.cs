@@ -14,30 +14,8 @@ internal static class RowJson
             w.WriteStartObject();
             foreach (var name in table.Names)
             {
-                var v = table.Column(name)![row];
                 w.WritePropertyName(name);
-                switch (v.Kind)
-                {
-                    case ValueKind.Null:
-                        w.WriteNullValue();
-                        break;
-                    case ValueKind.Bool:
-                        w.WriteBooleanValue(v.AsBool());
-                        break;
-                    case ValueKind.Int32:
-                    case ValueKind.Int64:
-                        w.WriteNumberValue(v.AsInt64());
-                        break;
-                    case ValueKind.Float32:
-                        w.WriteNumberValue(v.AsFloat32());
-                        break;
-                    case ValueKind.Float64 when double.IsFinite(v.AsFloat64()):
-                        w.WriteNumberValue(v.AsFloat64());
-                        break;
-                    default:
-                        w.WriteStringValue(v.ToString());
-                        break;
-                }
+                FeatureValueJson.Write(w, table.Column(name)![row]);
             }
 
             w.WriteEndObject();

@@ -46,7 +46,7 @@ internal static class FeastJsonWriter
             w.WriteStartArray(ValuesName);
             foreach (var v in column.Values)
             {
-                WriteValue(w, v);
+                FeatureValueJson.Write(w, v);
             }
 
             w.WriteEndArray();
@@ -66,7 +66,7 @@ internal static class FeastJsonWriter
                 }
                 else
                 {
-                    WriteTime(w, t);
+                    FeatureValueJson.WriteTimestamp(w, t);
                 }
             }
 
@@ -78,140 +78,6 @@ internal static class FeastJsonWriter
         w.WriteEndObject();
     }
 
-    public static void WriteValue(Utf8JsonWriter w, in FeatureValue v)
-    {
-        switch (v.Kind)
-        {
-            case ValueKind.Null:
-                w.WriteNullValue();
-                break;
-            case ValueKind.Bool:
-                w.WriteBooleanValue(v.AsBool());
-                break;
-            case ValueKind.Int32:
-            case ValueKind.Int64:
-                w.WriteNumberValue(v.AsInt64());
-                break;
-            case ValueKind.Float32:
-                WriteFloat(w, v.AsFloat32());
-                break;
-            case ValueKind.Float64:
-                WriteDouble(w, v.AsFloat64());
-                break;
-            case ValueKind.String:
-                w.WriteStringValue(v.Utf8OrBytes);
-                break;
-            case ValueKind.Bytes:
-                w.WriteBase64StringValue(v.Utf8OrBytes);
-                break;
-            case ValueKind.Timestamp:
-                WriteTime(w, v.TimestampMicros);
-                break;
-            default:
-                WriteList(w, v);
-                break;
-        }
-    }
-
-    private static void WriteFloat(Utf8JsonWriter w, float f)
-    {
-        // JSON has no NaN or infinity; such a value is written as null rather than invalid JSON.
-        if (float.IsFinite(f))
-        {
-            w.WriteNumberValue(f);
-        }
-        else
-        {
-            w.WriteNullValue();
-        }
-    }
-
-    private static void WriteDouble(Utf8JsonWriter w, double d)
-    {
-        if (double.IsFinite(d))
-        {
-            w.WriteNumberValue(d);
-        }
-        else
-        {
-            w.WriteNullValue();
-        }
-    }
-
-    private static void WriteTime(Utf8JsonWriter w, long micros)
-    {
-        Span<char> buffer = stackalloc char[32];
-        var t = Micros.ToDateTimeOffset(micros).UtcDateTime;
-        var format = micros % 1_000_000 == 0 ? "yyyy-MM-dd'T'HH:mm:ss'Z'" : "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
-        t.TryFormat(buffer, out var n, format, System.Globalization.CultureInfo.InvariantCulture);
-        w.WriteStringValue(buffer[..n]);
-    }
-
-    private static void WriteList(Utf8JsonWriter w, in FeatureValue v)
-    {
-        w.WriteStartArray();
-        switch (v.AsList())
-        {
-            case bool[] a:
-                foreach (var x in a)
-                {
-                    w.WriteBooleanValue(x);
-                }
-
-                break;
-            case int[] a:
-                foreach (var x in a)
-                {
-                    w.WriteNumberValue(x);
-                }
-
-                break;
-            case long[] a when v.Kind == ValueKind.TimestampList:
-                foreach (var x in a)
-                {
-                    WriteTime(w, x);
-                }
-
-                break;
-            case long[] a:
-                foreach (var x in a)
-                {
-                    w.WriteNumberValue(x);
-                }
-
-                break;
-            case float[] a:
-                foreach (var x in a)
-                {
-                    WriteFloat(w, x);
-                }
-
-                break;
-            case double[] a:
-                foreach (var x in a)
-                {
-                    WriteDouble(w, x);
-                }
-
-                break;
-            case string[] a:
-                foreach (var x in a)
-                {
-                    w.WriteStringValue(x);
-                }
-
-                break;
-            case byte[][] a:
-                foreach (var x in a)
-                {
-                    w.WriteBase64StringValue(x);
-                }
-
-                break;
-        }
-
-        w.WriteEndArray();
-    }
 
     public static void WriteError(IBufferWriter<byte> output, string code, string field, string message)
     {
