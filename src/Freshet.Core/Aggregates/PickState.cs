@@ -59,24 +59,8 @@ internal sealed class PickState : AggregateState
             return;
         }
 
-        var width = ValueKey.FixedWidth(_kind);
-        if (width != 0)
-        {
-            Span<byte> key = stackalloc byte[8];
-            ValueKey.WriteFixed(value, key);
-            Offer(eventMicros, key[..width]);
-        }
-        else if (_kind is ValueKind.String or ValueKind.Bytes)
-        {
-            Offer(eventMicros, value.Utf8OrBytes);
-        }
-        else
-        {
-            _scratch ??= new ArrayBufferWriter<byte>();
-            _scratch.ResetWrittenCount();
-            ValueKey.WriteVariable(value, _scratch);
-            Offer(eventMicros, _scratch.WrittenSpan);
-        }
+        Span<byte> buffer = stackalloc byte[8];
+        Offer(eventMicros, ValueKey.Of(value, _kind, buffer, ref _scratch));
     }
 
     private void Offer(long time, ReadOnlySpan<byte> key)

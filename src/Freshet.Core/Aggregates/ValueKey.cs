@@ -54,6 +54,31 @@ internal static class ValueKey
 
     private static double FromFloatBits(ulong u) => BitConverter.Int64BitsToDouble((long)((u & SignBit) != 0 ? u ^ SignBit : ~u));
 
+    /// <summary>
+    /// The key bytes of <paramref name="value"/> (of <paramref name="kind"/>): written into <paramref name="fixedBuffer"/>
+    /// (8 bytes, for fixed-width kinds), the value's own UTF-8 or bytes, or <paramref name="scratch"/> (created on
+    /// first use) for the other kinds. The span is valid until the buffer or scratch is reused.
+    /// </summary>
+    public static ReadOnlySpan<byte> Of(in FeatureValue value, ValueKind kind, Span<byte> fixedBuffer, ref ArrayBufferWriter<byte>? scratch)
+    {
+        var width = FixedWidth(kind);
+        if (width != 0)
+        {
+            WriteFixed(value, fixedBuffer);
+            return fixedBuffer[..width];
+        }
+
+        if (kind is ValueKind.String or ValueKind.Bytes)
+        {
+            return value.Utf8OrBytes;
+        }
+
+        scratch ??= new ArrayBufferWriter<byte>();
+        scratch.ResetWrittenCount();
+        WriteVariable(value, scratch);
+        return scratch.WrittenSpan;
+    }
+
     /// <summary>Writes the key of a text, bytes or list value.</summary>
     public static void WriteVariable(in FeatureValue value, IBufferWriter<byte> output)
     {
