@@ -54,6 +54,17 @@ internal static class Hosting
     public static DeadLetterSink DeadLetters(FeatureStore store) =>
         store.Options.DeadLetters as DeadLetterSink ?? throw new InvalidOperationException("the feature store was opened without a dead-letter store");
 
+    /// <summary>The Kafka or NATS source <paramref name="name"/> of the store's registry, or a CLI error saying why not.</summary>
+    public static DataSource StreamSource(FeatureStore store, string name)
+    {
+        var definition = store.Registry.Index.Source(name);
+        return definition is KafkaSource or NatsSource
+            ? definition
+            : throw new CliException(definition is null
+                ? $"unknown source '{name}'"
+                : $"'{name}' is a {DataSource.KindName(definition.Kind)} source; ingestion reads kafka and nats sources (push sources take POST /push)");
+    }
+
     /// <summary>The event source of a Kafka or NATS source definition, resuming where <paramref name="resumeFrom"/> says.</summary>
     public static IEventSource OpenEventSource(DataSource source, Func<IReadOnlyList<string>, IReadOnlyDictionary<string, long?>> resumeFrom) => source switch
     {

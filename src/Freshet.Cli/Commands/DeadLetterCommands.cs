@@ -175,21 +175,14 @@ internal static class DeadLetterCommands
             .Where(v => v.Source == source.Name && v.Online && (letter.View is null || v.Name == letter.View))
             .Select(registry.Aggregation)
             .ToList();
-        var decoder = new EventDecoder(source, views.SelectMany(v => v.Keys.Select(k => k.Name)).Where(k => source.Schema.Any(f => f.Name == k)).Distinct(StringComparer.Ordinal));
+        var decoder = StreamProcessor.Decoder(source, views.SelectMany(v => v.Keys));
         var result = decoder.Decode(letter.Payload, null, out var row);
         if (result.Error is { } error)
         {
             return $"{error.Code}: {error.Reason}";
         }
 
-        var columns = new Dictionary<string, FeatureValue[]>(StringComparer.Ordinal);
-        for (var f = 0; f < decoder.Fields.Count; f++)
-        {
-            columns[decoder.Fields[f].Name] = [row![f]];
-        }
-
-        columns[source.TimestampField ?? "event_timestamp"] = [FeatureValue.FromTimestampMicros(result.EventTimeMicros)];
-        var table = new ColumnTable(columns);
+        var table = StreamProcessor.Table(decoder, source, [row!], [result.EventTimeMicros]);
         var batches = new List<(CompiledAggregationView, IReadOnlyList<AggregationEvent>)>();
         foreach (var v in views)
         {

@@ -43,14 +43,7 @@ internal static class IngestCommand
             }
 
             await using var store = await Hosting.OpenFeatureStoreAsync(ctx.RepoDirectory, config, registry, ct);
-            var definition = store.Registry.Index.Source(name);
-            if (definition is not (KafkaSource or NatsSource))
-            {
-                return ctx.Fail(definition is null
-                    ? $"unknown source '{name}'"
-                    : $"'{name}' is a {DataSource.KindName(definition.Kind)} source; ingest reads kafka and nats sources (push sources take POST /push)");
-            }
-
+            var definition = Hosting.StreamSource(store, name);
             var processor = new StreamProcessor(store, name, Hosting.DeadLetters(store));
             await using var events = Hosting.OpenEventSource(definition, processor.ResumeFrom);
             ctx.Out.WriteLine($"Ingesting source '{name}' into project '{config.Project}' (registry version {store.Registry.Version}). Ctrl+C stops.");

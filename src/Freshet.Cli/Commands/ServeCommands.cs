@@ -48,16 +48,12 @@ internal static class ServeCommands
                 (server.GrpcPort >= 0 ? $" and gRPC {options.Host}:{server.GrpcPort}" : "") + ". Ctrl+C stops.");
             // Stream processors share the store with the server (an embedded store has one owner: this process).
             var sources = (r.GetValue(ingest) ?? []).SelectMany(x => x.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct(StringComparer.Ordinal).ToList();
+            var definitions = sources.Select(name => Hosting.StreamSource(store, name)).ToList();
             var processors = new List<Task>();
             var eventSources = new List<Freshet.Ingestion.IEventSource>();
-            foreach (var name in sources)
+            foreach (var definition in definitions)
             {
-                var definition = store.Registry.Index.Source(name);
-                if (definition is not (Freshet.Model.KafkaSource or Freshet.Model.NatsSource))
-                {
-                    return ctx.Fail($"--ingest: '{name}' is not a kafka or nats source of this repo");
-                }
-
+                var name = definition.Name;
                 var processor = new Freshet.Ingestion.StreamProcessor(store, name, Hosting.DeadLetters(store));
                 var events = Hosting.OpenEventSource(definition, processor.ResumeFrom);
                 eventSources.Add(events);

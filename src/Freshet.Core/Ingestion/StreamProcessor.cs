@@ -95,11 +95,7 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
         var source = registry.Index.Source(SourceName) ?? throw new InvalidOperationException($"source '{SourceName}' is not in the registry (version {registry.Version})");
         var aggregationViews = registry.Index.Repo.AggregationViews.Where(v => v.Source == SourceName && v.Online).Select(registry.Aggregation).ToList();
         var plainViews = registry.Index.Repo.FeatureViews.Where(v => v.Source == SourceName && v.Online).ToList();
-        var required = aggregationViews.SelectMany(v => v.Keys.Select(k => k.Name))
-            .Concat(plainViews.SelectMany(v => registry.Index.JoinKeys(v.Entities).Select(k => k.Name)))
-            .Where(k => source.Schema.Any(f => f.Name == k))
-            .Distinct(StringComparer.Ordinal);
-        var decoder = new EventDecoder(source, required);
+        var decoder = Decoder(source, aggregationViews.SelectMany(v => v.Keys).Concat(plainViews.SelectMany(v => registry.Index.JoinKeys(v.Entities))));
 
         // Decode; the rows that decode form one column table whose row i is decoded[i].
         var letters = new List<RejectedEvent>();
@@ -119,7 +115,7 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
             decoded.Add((e, row!, result.EventTimeMicros));
         }
 
-        var table = Table(decoder, source, decoded);
+        var table = Table(decoder, source, [.. decoded.Select(d => d.Row)], [.. decoded.Select(d => d.EventMicros)]);
         var plainApplied = 0;
         var writes = new List<OnlineWrite>();
         foreach (var view in plainViews)
@@ -180,23 +176,35 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
         return b;
     }
 
-    private static ColumnTable Table(EventDecoder decoder, DataSource source, List<(SourceEvent Event, FeatureValue[] Row, long EventMicros)> decoded)
+    /// <summary>The decoder of a source's events; the join keys its views need must be present.</summary>
+    public static EventDecoder Decoder(DataSource source, IEnumerable<JoinKey> joinKeys)
     {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(joinKeys);
+        return new EventDecoder(source, joinKeys.Select(k => k.Name).Where(k => source.Schema.Any(f => f.Name == k)).Distinct(StringComparer.Ordinal));
+    }
+
+    /// <summary>Decoded rows as a column table: the decoder's fields, plus the event time under the source's timestamp field.</summary>
+    public static ColumnTable Table(EventDecoder decoder, DataSource source, IReadOnlyList<FeatureValue[]> rows, IReadOnlyList<long> eventMicros)
+    {
+        ArgumentNullException.ThrowIfNull(decoder);
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(rows);
+        ArgumentNullException.ThrowIfNull(eventMicros);
         var columns = new Dictionary<string, FeatureValue[]>(StringComparer.Ordinal);
         for (var f = 0; f < decoder.Fields.Count; f++)
         {
-            var column = new FeatureValue[decoded.Count];
-            for (var r = 0; r < decoded.Count; r++)
+            var column = new FeatureValue[rows.Count];
+            for (var r = 0; r < rows.Count; r++)
             {
-                column[r] = decoded[r].Row[f];
+                column[r] = rows[r][f];
             }
 
             columns[decoder.Fields[f].Name] = column;
         }
 
         // The event time as decoded (from the timestamp field, or the broker's time when the source has none).
-        var timestampField = source.TimestampField ?? "event_timestamp";
-        columns[timestampField] = [.. decoded.Select(d => FeatureValue.FromTimestampMicros(d.EventMicros))];
+        columns[source.TimestampField ?? "event_timestamp"] = [.. eventMicros.Select(FeatureValue.FromTimestampMicros)];
         return new ColumnTable(columns);
     }
 }
