@@ -250,6 +250,7 @@ internal static class ConfigReader
             OfflineStore = Store(m, "offline_store", defaults.OfflineStore, RepoConfig.OfflineStoreTypes),
             Registry = Store(m, "registry", defaults.Registry, RepoConfig.RegistryTypes),
             Server = Server(m, defaults.Server),
+            IdempotencyWindow = IdempotencyWindow(m) ?? defaults.IdempotencyWindow,
         };
         m.ReportUnknownKeys();
         return config;
@@ -296,6 +297,19 @@ internal static class ConfigReader
             parent.Context.Error(at, $"{key}: unknown type '{type}'; expected one of {string.Join(", ", types)}");
             return false;
         }
+    }
+
+    private static TimeSpan? IdempotencyWindow(YamlMap m)
+    {
+        var window = m.Duration("idempotency_window");
+        if (window == TimeSpan.Zero)
+        {
+            // Zero would make every key expired at once: keyed pushes would never dedupe.
+            m.Context.Error(m.Value("idempotency_window")!, $"{RepoConfig.FileName}: 'idempotency_window' must be longer than 0, e.g. 24h");
+            return null;
+        }
+
+        return window;
     }
 
     private static ServerConfig Server(YamlMap parent, ServerConfig defaults)
