@@ -104,12 +104,17 @@ public sealed class GrpcPushTests : IAsyncLifetime
         var mismatched = Request([new Tx("a", 1, T0.AddMinutes(37))]);
         mismatched.Columns["merchant"].Val.Add(new ProtoValue { StringVal = "extra" });
 
+        // Seconds past year 9999 in an int64 column: a wrong type, not an overflow.
+        var hugeSeconds = Request([new Tx("a", 1, T0.AddMinutes(38))]);
+        hugeSeconds.TimestampColumns.Clear();
+        hugeSeconds.Columns.Add("ts", Column([new ProtoValue { Int64Val = long.MaxValue / 10 }]));
+
         // Too late for every window: refused by the aggregation view only, reported per row.
         var late = Request([new Tx("a", 4, T0.AddMinutes(40)), new Tx("a", 8, T0.AddDays(-3))]);
 
-        var acks = await StreamAsync([good, wrongType, unknownSource, missingTimestamp, badSeconds, mismatched, late]);
+        var acks = await StreamAsync([good, wrongType, unknownSource, missingTimestamp, badSeconds, mismatched, hugeSeconds, late]);
 
-        Assert.Equal(7, acks.Count);
+        Assert.Equal(8, acks.Count);
         Assert.Null(acks[0].Error);
         Assert.Equal(2, acks[0].EventsAggregated);
 
@@ -125,10 +130,11 @@ public sealed class GrpcPushTests : IAsyncLifetime
         Assert.Equal(("missing_column", "columns.ts"), (acks[3].Error.Code, acks[3].Error.Field));
         Assert.Equal(("bad_timestamp", "columns.ts[0]"), (acks[4].Error.Code, acks[4].Error.Field));
         Assert.Equal(("mismatched_lengths", "columns"), (acks[5].Error.Code, acks[5].Error.Field));
+        Assert.Equal(("wrong_type", "columns.ts[0]"), (acks[6].Error.Code, acks[6].Error.Field));
 
-        Assert.Null(acks[6].Error);
-        Assert.Equal((1, 1), (acks[6].EventsAggregated, acks[6].EventsRejected));
-        var rejected = Assert.Single(acks[6].RowErrors);
+        Assert.Null(acks[7].Error);
+        Assert.Equal((1, 1), (acks[7].EventsAggregated, acks[7].EventsRejected));
+        var rejected = Assert.Single(acks[7].RowErrors);
         Assert.Equal((1, "tx_stats", "too_late"), (rejected.Row, rejected.View, rejected.Code));
 
         // Only the accepted rows count: 2 from the first message, 1 from the last.
@@ -212,5 +218,33 @@ public sealed class GrpcPushTests : IAsyncLifetime
         Assert.Null(Assert.Single(acks).Error);
         var count = (await _f.ReadAsync("c")).Results[1].Values[0].Int64Val;
         Assert.True(count is 15 or 20, $"count {count}: the three acknowledged messages (15 rows), and the fourth whole or not at all");
+    }
+
+    [Fact]
+    public async Task Http_push_refuses_seconds_past_year_9999_and_reports_duplicates()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_f.Server.HttpPort}") };
+        async Task<(int Status, System.Text.Json.Nodes.JsonNode? Body)> PostAsync(string json)
+        {
+            using var content = new StringContent(json, System.Text.Encoding.UTF8, "application/json");
+            using var response = await http.PostAsync("/push", content);
+            return ((int)response.StatusCode, System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync()));
+        }
+
+        var (status, body) = await PostAsync("""
+            {"push_source_name": "tx", "df": {"account_id": ["h"], "amount": [1], "merchant": ["m"], "ts": [922337203685477580]}}
+            """);
+        Assert.Equal(400, status);
+        Assert.Equal(("wrong_type", "df.ts[0]"), ((string?)body!["code"], (string?)body["field"]));
+
+        const string keyed = """
+            {"push_source_name": "tx", "df": {"account_id": ["h", "h"], "amount": [1, 2], "merchant": ["m", "m"],
+             "ts": ["2026-01-01T00:30:00Z", "2026-01-01T00:31:00Z"], "idempotency_key": ["x", "x"]}}
+            """;
+        (status, body) = await PostAsync(keyed);
+        Assert.Equal(200, status);
+        Assert.Equal(1, (int)body!["duplicates_skipped"]!);
+        (status, body) = await PostAsync(keyed);
+        Assert.Equal((200, 2), (status, (int)body!["duplicates_skipped"]!));
     }
 }
