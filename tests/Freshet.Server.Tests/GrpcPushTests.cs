@@ -163,6 +163,13 @@ public sealed class GrpcPushTests : IAsyncLifetime
         Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         Assert.StartsWith("to: ", e.Status.Detail, StringComparison.Ordinal);
 
+        // This server has no offline sink.
+        var offline = Request([new Tx("u", 1, T0.AddMinutes(52))]);
+        offline.To = Protos.V1.PushTarget.Offline;
+        e = await Assert.ThrowsAsync<RpcException>(() => _f.Push.PushAsync(offline).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Equal("offline_unavailable", e.Trailers.GetValue("freshet-error-code"));
+
         e = await Assert.ThrowsAsync<RpcException>(() => _f.Push.PushAsync(Request([new Tx("u", 1, T0.AddMinutes(53))], source: "nope")).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, e.StatusCode);
         Assert.StartsWith("push_source_name: ", e.Status.Detail, StringComparison.Ordinal);

@@ -5,11 +5,41 @@ using Freshet.Values;
 
 namespace Freshet.Server.Tests;
 
-/// <summary>Idempotency keys dedupe within <c>idempotency_window</c> and are collected after it (manual clock).</summary>
-public sealed class IdempotencyWindowTests : IAsyncLifetime
+/// <summary>Idempotency keys dedupe within <c>idempotency_window</c> and are collected after it (manual clock), in memory.</summary>
+public sealed class IdempotencyWindowTests() : IdempotencyWindowTestsBase(rocksDb: false)
+{
+    [Fact]
+    public void Idempotency_window_is_read_from_freshet_yaml_and_checked_with_its_position()
+    {
+        Assert.Equal(RepoConfig.DefaultIdempotencyWindow, Load("project: p\n").Value!.Config.IdempotencyWindow);
+        Assert.Equal(TimeSpan.FromMinutes(90), Load("project: p\nidempotency_window: 1h30m\n").Value!.Config.IdempotencyWindow);
+
+        var zero = Assert.Single(Load("project: p\nidempotency_window: 0\n").Diagnostics);
+        Assert.Equal("freshet.yaml:2:21", zero.Position!.ToString());
+        Assert.Contains("'idempotency_window' must be longer than 0", zero.Message, StringComparison.Ordinal);
+
+        var bad = Assert.Single(Load("project: p\nidempotency_window: soon\n").Diagnostics);
+        Assert.Equal("freshet.yaml:2:21", bad.Position!.ToString());
+        Assert.Contains("idempotency_window", bad.Message, StringComparison.Ordinal);
+
+        // Written back only when it is not the default, and read back the same.
+        var config = new RepoConfig("p") { IdempotencyWindow = TimeSpan.FromDays(7) };
+        var text = DefinitionWriter.Write(config);
+        Assert.Contains("idempotency_window: 7d", text, StringComparison.Ordinal);
+        Assert.Equal(TimeSpan.FromDays(7), Load(text).Value!.Config.IdempotencyWindow);
+        Assert.DoesNotContain("idempotency_window", DefinitionWriter.Write(new RepoConfig("p")), StringComparison.Ordinal);
+
+        static ValidationResult<FeatureRepoDefinition> Load(string yaml) => RepoLoader.Load([new RepoFile(RepoConfig.FileName, yaml)]);
+    }
+}
+
+/// <summary>The same over embedded RocksDB: the sweep relies on the store's byte order of keys.</summary>
+public sealed class IdempotencyWindowRocksDbTests() : IdempotencyWindowTestsBase(rocksDb: true);
+
+public abstract class IdempotencyWindowTestsBase(bool rocksDb) : IAsyncLifetime
 {
     private static readonly TimeSpan Window = TimeSpan.FromHours(2);
-    private readonly PushServerFixture _f = new(Window);
+    private readonly PushServerFixture _f = new(Window, rocksDb);
 
     public Task InitializeAsync() => _f.InitializeAsync();
 
@@ -80,8 +110,9 @@ public sealed class IdempotencyWindowTests : IAsyncLifetime
         // "k0" expired and is pushed again: its old entry must not take the new one with it.
         Assert.Equal(0, (await PushAsync("k0")).DuplicatesSkipped);
         Assert.Equal(0, await _f.Store.CollectExpiredIdempotencyKeysAsync(maxKeys: 3));
+        Assert.Equal(1, (await PushAsync("k0")).DuplicatesSkipped);
 
-        // The push above swept already (k1..k9); push ten more and let them expire to see the bound.
+        // The first push of k0 above swept k1..k9 already; push ten more and let them expire to see the bound.
         for (var i = 0; i < 10; i++)
         {
             await PushAsync($"b{i}");
@@ -93,29 +124,5 @@ public sealed class IdempotencyWindowTests : IAsyncLifetime
         Assert.Equal(0, await _f.Store.CollectExpiredIdempotencyKeysAsync(maxKeys: 100));
         Assert.Equal(0, await _f.CountAsync(FeatureStore.IdempotencyNamespace));
         Assert.Equal(0, await _f.CountAsync(FeatureStore.IdempotencyExpiryNamespace));
-    }
-
-    [Fact]
-    public void Idempotency_window_is_read_from_freshet_yaml_and_checked_with_its_position()
-    {
-        Assert.Equal(RepoConfig.DefaultIdempotencyWindow, Load("project: p\n").Value!.Config.IdempotencyWindow);
-        Assert.Equal(TimeSpan.FromMinutes(90), Load("project: p\nidempotency_window: 1h30m\n").Value!.Config.IdempotencyWindow);
-
-        var zero = Assert.Single(Load("project: p\nidempotency_window: 0\n").Diagnostics);
-        Assert.Equal("freshet.yaml:2:21", zero.Position!.ToString());
-        Assert.Contains("'idempotency_window' must be longer than 0", zero.Message, StringComparison.Ordinal);
-
-        var bad = Assert.Single(Load("project: p\nidempotency_window: soon\n").Diagnostics);
-        Assert.Equal("freshet.yaml:2:21", bad.Position!.ToString());
-        Assert.Contains("idempotency_window", bad.Message, StringComparison.Ordinal);
-
-        // Written back only when it is not the default, and read back the same.
-        var config = new RepoConfig("p") { IdempotencyWindow = TimeSpan.FromDays(7) };
-        var text = DefinitionWriter.Write(config);
-        Assert.Contains("idempotency_window: 7d", text, StringComparison.Ordinal);
-        Assert.Equal(TimeSpan.FromDays(7), Load(text).Value!.Config.IdempotencyWindow);
-        Assert.DoesNotContain("idempotency_window", DefinitionWriter.Write(new RepoConfig("p")), StringComparison.Ordinal);
-
-        static ValidationResult<FeatureRepoDefinition> Load(string yaml) => RepoLoader.Load([new RepoFile(RepoConfig.FileName, yaml)]);
     }
 }

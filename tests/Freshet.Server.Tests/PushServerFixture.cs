@@ -21,8 +21,15 @@ public sealed class PushServerFixture : IAsyncLifetime
     public static readonly DateTimeOffset T0 = ServerFixture.T0;
 
     private readonly TimeSpan _idempotencyWindow;
+    private readonly bool _rocksDb;
+    private string? _directory;
 
-    public PushServerFixture(TimeSpan? idempotencyWindow = null) => _idempotencyWindow = idempotencyWindow ?? RepoConfig.DefaultIdempotencyWindow;
+    /// <summary>A fixture over the in-memory store, or over embedded RocksDB in a temp directory.</summary>
+    public PushServerFixture(TimeSpan? idempotencyWindow = null, bool rocksDb = false)
+    {
+        _idempotencyWindow = idempotencyWindow ?? RepoConfig.DefaultIdempotencyWindow;
+        _rocksDb = rocksDb;
+    }
 
     public ManualClock Clock { get; } = new(T0.AddHours(1));
 
@@ -69,7 +76,9 @@ public sealed class PushServerFixture : IAsyncLifetime
         var registry = new InMemoryRegistryStore();
         var plan = RegistryPlanner.Plan(null, repo).GetValueOrThrow();
         await registry.CommitAsync(RegistryPlanner.Apply(null, plan, "test", T0), 0);
-        Store = await FeatureStore.OpenAsync(registry, new InMemoryOnlineStore(), repo.Config, ".",
+        _directory = _rocksDb ? Directory.CreateTempSubdirectory("freshet-push-test-").FullName : null;
+        IOnlineStore online = _directory is null ? new InMemoryOnlineStore() : RocksDb.RocksDbOnlineStore.Open(_directory);
+        Store = await FeatureStore.OpenAsync(registry, online, repo.Config, ".",
             new FeatureStoreOptions { Clock = Clock, MaxEntityRows = 1000, MaxWriteRows = 1000 });
         Server = await FreshetServer.StartAsync(Store, new FreshetServerOptions { Port = 0, GrpcPort = 0, MaxRequestBodyBytes = 1024 * 1024 });
         Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{Server.GrpcPort}");
@@ -82,6 +91,10 @@ public sealed class PushServerFixture : IAsyncLifetime
         Channel.Dispose();
         await Server.DisposeAsync();
         await Store.DisposeAsync();
+        if (_directory is not null)
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
     }
 
     /// <summary>One transaction row.</summary>
