@@ -214,7 +214,7 @@ public sealed class GrpcPushTests : IAsyncLifetime
             Assert.Null(call.ResponseStream.Current.Error);
         }
 
-        // A fourth message is sent and the call cancelled without waiting for its ack: it is either all in or out.
+        // A fourth message is sent and the call cancelled without waiting for its ack: its events are all in tx_stats or none.
         await call.RequestStream.WriteAsync(Request([.. Enumerable.Range(0, 5).Select(r => new Tx("c", 1, T0.AddMinutes(10).AddSeconds(r)))]));
         await cancel.CancelAsync();
         var e = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None));
