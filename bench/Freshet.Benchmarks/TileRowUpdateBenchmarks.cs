@@ -68,7 +68,7 @@ public class TileRowUpdateBenchmarks
     [BenchmarkCategory("update")]
     public TileSet DecodeOnly() => TileRow.Decode(_stored, _resolution);
 
-    [Benchmark(Description = "old path: encode only")]
+    [Benchmark(Description = "old path: decode + encode (no add)")]
     [BenchmarkCategory("update")]
     public byte[] EncodeOnly() => TileRow.Encode(TileRow.Decode(_stored, _resolution));
 

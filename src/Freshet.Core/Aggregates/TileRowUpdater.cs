@@ -17,11 +17,13 @@ namespace Freshet.Aggregates;
 /// values: an untouched float sum keeps its stored (sum, compensation) pair where a re-encode would renormalize
 /// it to another pair with the same exact total. One instance per apply: not thread-safe.
 /// </remarks>
-internal sealed class TileRowUpdater : IDisposable
+internal sealed partial class TileRowUpdater : IDisposable
 {
     private readonly RowBuffer _output = new();
     private readonly Dictionary<Resolution, AggregateState[]> _states = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<Resolution, Shape[]> _shapes = new(ReferenceEqualityComparer.Instance);
     private readonly FilterInput _input = new();
+    private Shape[] _shape = [];
     private TileEvent[] _order = new TileEvent[64];
     private int[] _stateBounds = new int[16];
 
@@ -59,6 +61,7 @@ internal sealed class TileRowUpdater : IDisposable
         order.Sort(default(TileEventOrder));
 
         var states = resolution.States;
+        _shape = Shapes(resolution);
         if (_stateBounds.Length < states.Length * 2)
         {
             _stateBounds = new int[states.Length * 2];
@@ -249,6 +252,17 @@ internal sealed class TileRowUpdater : IDisposable
         {
             var spec = specs[i];
             var old = stored is null ? default : stored.AsSpan(_stateBounds[2 * i], _stateBounds[(2 * i) + 1]);
+            if (_shape[i] != Shape.Other)
+            {
+                if (!WriteShaped(_shape[i], spec, old, events, order, k, end, applied))
+                {
+                    _output.WriteInt32(old.Length);
+                    _output.Write(old);
+                }
+
+                continue;
+            }
+
             AggregateState? state = null;
             for (var q = k; q < end; q++)
             {
