@@ -183,6 +183,59 @@ public sealed class TileRowUpdaterTests
         Assert.Equal(10, repeatedRows.Applied);
     }
 
+    [Fact]
+    public async Task Small_batches_of_two_views_over_many_entities_count_every_event_once()
+    {
+        var repo = new RepoBuilder("updater")
+            .Add(new Entity("account", [new JoinKey("account_id", FeatureType.Of(ScalarKind.String))]))
+            .Add(new Entity("merchant", [new JoinKey("merchant", FeatureType.Of(ScalarKind.String))]))
+            .Add(new PushSource("tx") { TimestampField = "ts", Schema = Schema })
+            .Add(new AggregationView("by_account", ["account"], "tx",
+            [
+                new Model.Aggregation(AggregationFunction.Count, null, TimeSpan.FromHours(1)) { Name = "n" },
+                new Model.Aggregation(AggregationFunction.Sum, "amount", TimeSpan.FromHours(1)) { Name = "cheap_sum", Filter = "amount < 100" },
+                new Model.Aggregation(AggregationFunction.Sum, "amount", TimeSpan.FromDays(1)) { Name = "amount_sum" },
+                new Model.Aggregation(AggregationFunction.CountDistinct, "merchant", TimeSpan.FromDays(1)) { Name = "merchants" },
+            ]) { AllowedLateness = TimeSpan.FromMinutes(5) })
+            .Add(new AggregationView("by_merchant", ["merchant"], "tx", [new Model.Aggregation(AggregationFunction.Count, null, TimeSpan.FromHours(1)) { Name = "n" }]))
+            .Build()
+            .GetValueOrThrow();
+        var index = new RepoIndex(repo);
+        var accounts = CompiledAggregationView.Compile((AggregationView)index.View("by_account")!.Value.View, index);
+        var merchants = CompiledAggregationView.Compile((AggregationView)index.View("by_merchant")!.Value.View, index);
+        var store = new InMemoryOnlineStore();
+        var engine = new AggregationEngine(store, new FixedClock(T0));
+        var random = new Random(20261129);
+        var rows = Enumerable.Range(0, 4000).Select(i => (Account: $"a{random.Next(0, 12)}", Merchant: $"m{random.Next(0, 30)}", Amount: Math.Round(random.NextDouble() * 500, 2), At: Micros.From(T0) - (random.Next(60, 3000) * 1_000_000L))).ToList();
+
+        foreach (var chunk in rows.Chunk(50))
+        {
+            var byAccount = chunk.Select((r, i) => new AggregationEvent(EntityKeyCodec.Encode([FeatureValue.FromString(r.Account)]), r.At,
+                [FeatureValue.FromString(r.Account), FeatureValue.FromFloat64(r.Amount), FeatureValue.FromInt64(1), FeatureValue.FromString(r.Merchant), FeatureValue.FromTimestampMicros(r.At)], i)).ToList();
+            var byMerchant = byAccount.Select(e => e with { EntityKey = EntityKeyCodec.Encode([e.Values[3]]) }).ToList();
+            var result = await engine.ApplyAsync([(accounts, byAccount), (merchants, byMerchant)]);
+            Assert.Equal(2 * chunk.Length, result.Applied); // each event once per view
+        }
+
+        var count = accounts.Aggregations.Single(a => a.Name == "n");
+        var cheap = accounts.Aggregations.Single(a => a.Name == "cheap_sum");
+        var total = 0L;
+        foreach (var account in rows.Select(r => r.Account).Distinct())
+        {
+            var key = EntityKeyCodec.Encode([FeatureValue.FromString(account)]);
+            var stored = new byte[]?[1];
+            await store.ReadAsync([new OnlineKey("by_account", CompiledAggregationView.TileKey(accounts.Resolutions[count.Resolution], key))], stored);
+            var (n, _) = AggregationEngine.Evaluate(accounts, count, stored[0]!, Micros.From(T0), accounts.Resolutions[count.Resolution].States[count.State].Create());
+            var (s, _) = AggregationEngine.Evaluate(accounts, cheap, stored[0]!, Micros.From(T0), accounts.Resolutions[cheap.Resolution].States[cheap.State].Create());
+            var mine = rows.Where(r => r.Account == account).ToList();
+            Assert.Equal(FeatureValue.FromInt64(mine.Count), n);
+            Assert.Equal(mine.Where(r => r.Amount < 100).Sum(r => r.Amount), s.AsFloat64(), 6);
+            total += n.AsInt64();
+        }
+
+        Assert.Equal(rows.Count, total);
+    }
+
     private static byte[] Canonical(Resolution resolution, byte[] row) => TileRow.Encode(TileRow.Decode(row, resolution));
 
     private static void AssertSameTiles(Resolution resolution, byte[] expected, byte[] actual, string at)

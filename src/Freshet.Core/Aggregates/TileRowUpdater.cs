@@ -56,9 +56,10 @@ internal sealed partial class TileRowUpdater : IDisposable
             }
         }
 
-        // By tile, then by position in the batch: a tile's events are added in arrival order, as one by one.
+        // By tile, then by position in the batch: a tile's events are added in arrival order, as one by one. (A
+        // static comparison is one cached delegate; a struct IComparer would be boxed per call.)
         var order = _order.AsSpan(0, m);
-        order.Sort(default(TileEventOrder));
+        order.Sort(static (x, y) => x.Start != y.Start ? x.Start.CompareTo(y.Start) : x.Event.CompareTo(y.Event));
 
         var states = resolution.States;
         _shape = Shapes(resolution);
@@ -331,11 +332,6 @@ internal sealed partial class TileRowUpdater : IDisposable
 
     /// <summary>An event of the batch and the start of its tile.</summary>
     private readonly record struct TileEvent(long Start, int Event);
-
-    private readonly struct TileEventOrder : IComparer<TileEvent>
-    {
-        public int Compare(TileEvent x, TileEvent y) => x.Start != y.Start ? x.Start.CompareTo(y.Start) : x.Event.CompareTo(y.Event);
-    }
 
     /// <summary>An event's values as filter inputs (slot = source column position), one reused instance.</summary>
     private sealed class FilterInput : IValueSource
