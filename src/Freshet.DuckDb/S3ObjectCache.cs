@@ -75,8 +75,9 @@ public sealed partial class S3ObjectCache : IDisposable
             throw problem.Error("offline_read_failed", $"'{source.Path}' is not a usable s3:// path: {parseError}");
         }
 
-        var client = Client(endpoint);
-        var objects = await problem.Call(() => ListAsync(client, bucket, pattern, problem, cancellationToken), cancellationToken);
+        // The client is made inside the guard: resolving credentials can fail there too.
+        AmazonS3Client? client = null;
+        var objects = await problem.Call(() => ListAsync(client = Client(endpoint), bucket, pattern, problem, cancellationToken), cancellationToken);
         if (objects.Count == 0)
         {
             throw problem.Error("source_not_found", "no object matches");
@@ -93,7 +94,7 @@ public sealed partial class S3ObjectCache : IDisposable
                     var link = Path.Combine(mirror, bucket, o.Key);
                     System.IO.Directory.CreateDirectory(Path.GetDirectoryName(link)!);
                     var keyDirectory = Path.Combine(objectDirectory, Hash(endpoint ?? "", bucket, o.Key));
-                    var file = await problem.Call(() => FetchAsync(client, bucket, o, keyDirectory, ct), ct);
+                    var file = await problem.Call(() => FetchAsync(client!, bucket, o, keyDirectory, ct), ct);
                     try
                     {
                         FileLink.HardLinkOrCopy(file, link);
@@ -101,7 +102,7 @@ public sealed partial class S3ObjectCache : IDisposable
                     catch (FileNotFoundException)
                     {
                         // A newer version replaced this one between the fetch and the link: fetch again.
-                        FileLink.HardLinkOrCopy(await problem.Call(() => FetchAsync(client, bucket, o, keyDirectory, ct), ct), link);
+                        FileLink.HardLinkOrCopy(await problem.Call(() => FetchAsync(client!, bucket, o, keyDirectory, ct), ct), link);
                     }
                 });
             return result;
