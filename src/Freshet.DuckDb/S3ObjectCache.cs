@@ -130,6 +130,7 @@ public sealed partial class S3ObjectCache : IDisposable
             ForcePathStyle = Settings.PathStyle ?? endpoint is not null,
             Timeout = Settings.RequestTimeout,
             MaxErrorRetry = Settings.MaxRetries,
+            HttpClientFactory = new S3HttpClientFactory(Settings.ConnectTimeout),
         };
         if (endpoint is null)
         {

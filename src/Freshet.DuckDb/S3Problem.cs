@@ -36,9 +36,14 @@ internal sealed partial class S3Problem(string view, string source, string path,
         {
             throw Error("source_not_found", "the bucket does not exist");
         }
-        catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchKey" || e.StatusCode == HttpStatusCode.NotFound)
+        catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchKey")
         {
             throw Error("source_not_found", "no such object");
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            // A 404 without S3's error codes: something else answers at that address (a proxy, a web server).
+            throw Error("source_not_found", $"the endpoint answered 404 Not Found without an S3 error ({Detail(e)}); is it an S3 endpoint, and does the bucket exist?");
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.Forbidden || e.ErrorCode is "AccessDenied" or "InvalidAccessKeyId" or "SignatureDoesNotMatch")
         {

@@ -27,8 +27,11 @@ public sealed record S3Settings
     /// <summary>How many objects are downloaded at once.</summary>
     public int MaxConcurrentDownloads { get; init; } = 4;
 
-    /// <summary>How long one request may take before it fails.</summary>
+    /// <summary>How long one request may wait for its response headers before it fails.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long connecting to the endpoint may take before the attempt fails.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How often a failed request is retried (connection errors, throttling, 5xx).</summary>
     public int MaxRetries { get; init; } = 2;

@@ -19,6 +19,11 @@ public sealed class MotoServer : IAsyncLifetime, IDisposable
     private int _buckets;
 
     public MotoServer()
+        : this(new Dictionary<string, string>())
+    {
+    }
+
+    private MotoServer(IReadOnlyDictionary<string, string> environment)
     {
         var executable = Find() ?? throw new InvalidOperationException(
             "moto_server was not found on PATH nor at /root/.pyenv/shims/moto_server: install it with 'pip install \"moto[server]\"' to run the S3 tests");
@@ -30,6 +35,11 @@ public sealed class MotoServer : IAsyncLifetime, IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         _process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {executable}");
 
         // Drain its output so a chatty server never blocks on a full pipe.
@@ -48,6 +58,25 @@ public sealed class MotoServer : IAsyncLifetime, IDisposable
     }
 
     public int Port { get; }
+
+    /// <summary>
+    /// A server (besides the shared fixture) with extra environment variables, moto's own settings such as
+    /// <c>INITIAL_NO_AUTH_ACTION_COUNT</c>; up when the task completes.
+    /// </summary>
+    public static async Task<MotoServer> StartAsync(IReadOnlyDictionary<string, string> environment)
+    {
+        var server = new MotoServer(environment);
+        try
+        {
+            await server.InitializeAsync();
+            return server;
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
+    }
 
     public string Endpoint => $"http://127.0.0.1:{Port}";
 

@@ -110,6 +110,43 @@ public sealed class S3SourceErrorTests(MotoServer moto) : IDisposable
     }
 
     [Fact]
+    public async Task An_endpoint_that_is_not_s3_is_named_as_such()
+    {
+        // A plain web server that answers 404 with no body to everything, as a proxy or a wrong port might.
+        var port = MotoServer.FreePort();
+        using var web = new System.Net.HttpListener();
+        web.Prefixes.Add($"http://127.0.0.1:{port}/");
+        web.Start();
+        var serving = Task.Run(async () =>
+        {
+            while (web.IsListening)
+            {
+                try
+                {
+                    var context = await web.GetContextAsync();
+                    context.Response.StatusCode = 404;
+                    context.Response.Close();
+                }
+                catch (System.Net.HttpListenerException)
+                {
+                    return;
+                }
+                catch (ObjectDisposedException)
+                {
+                    return;
+                }
+            }
+        });
+
+        var glob = await FailAsync("s3://bucket/parts/*.parquet", $"http://127.0.0.1:{port}");
+        var key = await FailAsync("s3://bucket/driver_stats.parquet", $"http://127.0.0.1:{port}");
+        web.Stop();
+        await serving;
+
+        Assert.All([glob, key], e => Assert.Contains("is it an S3 endpoint", e.Message, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_missing_column_in_an_s3_file_names_the_s3_path_not_the_local_copy()
     {
         var bucket = await moto.CreateBucketAsync();
@@ -138,6 +175,21 @@ public sealed class S3SourceErrorTests(MotoServer moto) : IDisposable
         Assert.Equal("wrong_type", e.Code);
         Assert.Contains($"s3://{bucket}/big/one.parquet", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(CacheDirectory, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Credentials_the_server_refuses_are_source_access_denied()
+    {
+        // moto checks signatures against its IAM once its first N requests have passed: the readiness probe and the setup here.
+        using var strict = await MotoServer.StartAsync(new Dictionary<string, string> { ["INITIAL_NO_AUTH_ACTION_COUNT"] = "3" });
+        var bucket = await strict.CreateBucketAsync();
+        await strict.PutFileAsync(bucket, "driver_stats.parquet", Quickstart.ParquetPath);
+
+        var e = await FailAsync($"s3://{bucket}/driver_stats.parquet", strict.Endpoint);
+
+        Assert.Equal("source_access_denied", e.Code);
+        Assert.Contains("access denied", e.Message, StringComparison.Ordinal);
+        Assert.Contains("AWS_ACCESS_KEY_ID", e.Message, StringComparison.Ordinal);
     }
 
     [Theory]
