@@ -191,6 +191,45 @@ public sealed class S3SourceTests(MotoServer moto) : IDisposable
     }
 
     [Fact]
+    public async Task A_multi_megabyte_object_reads_like_the_local_file()
+    {
+        var bucket = await moto.CreateBucketAsync();
+        var file = _dir.File("big/stats.parquet");
+        PlainDuckDb.WriteParquet(file, """
+            SELECT 1000 + i % 5000 AS driver_id, (i % 997) / 997.0 AS conv_rate, (i % 13) / 13.0 AS acc_rate, (i % 101)::INTEGER AS avg_daily_trips,
+                   TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_seconds(i) AS event_timestamp, TIMESTAMPTZ '2024-06-01 00:00:00+00' - to_seconds(i) AS created,
+                   md5(i::VARCHAR) AS padding
+            FROM range(300000) t(i)
+            """);
+        Assert.True(new FileInfo(file).Length > 4_000_000, $"only {new FileInfo(file).Length} bytes");
+        await moto.PutFileAsync(bucket, "big/stats.parquet", file);
+        using var cache = Cache();
+
+        var fromS3 = await ReadAsync(cache, Quickstart.Source($"s3://{bucket}/big/stats.parquet"));
+
+        Assert.Equal(5000, fromS3.Count);
+        Assert.Equal(await ReadAsync(null, Quickstart.Source("big/stats.parquet")), fromS3);
+    }
+
+    [Fact]
+    public async Task Concurrent_reads_of_one_glob_through_one_cache_agree_and_leave_no_mirror()
+    {
+        var bucket = await moto.CreateBucketAsync();
+        Split("parts", 4, i => $"part-{i}.parquet");
+        await UploadAsync(bucket, "parts");
+        using var cache = new S3ObjectCache(new S3Settings { EndpointUrl = moto.Endpoint, Credentials = MotoServer.Credentials, MaxConcurrentDownloads = 2 }, CacheDirectory);
+        var source = Quickstart.Source($"s3://{bucket}/parts/*.parquet");
+
+        var reads = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => ReadAsync(cache, source))));
+
+        var local = await ReadAsync(null, Quickstart.Source("parts/*.parquet"));
+        Assert.All(reads, rows => Assert.Equal(local, rows));
+        Assert.Equal(4 * 4, cache.Downloads + cache.CacheHits);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(CacheDirectory, "mirrors")));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(CacheDirectory, "objects"), "*.tmp", SearchOption.AllDirectories));
+    }
+
+    [Fact]
     public async Task A_source_s3_endpoint_overrides_the_settings()
     {
         var bucket = await moto.CreateBucketAsync();
