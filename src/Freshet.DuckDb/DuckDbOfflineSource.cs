@@ -18,7 +18,8 @@ namespace Freshet.DuckDb;
 /// Errors are <see cref="RequestException"/>s whose <see cref="RequestException.Field"/> is
 /// <c>{view}.{column}</c> (or <c>{view}.source</c>) and whose message names the view, the column and the file:
 /// <c>missing_column</c>, <c>wrong_type</c>, <c>source_not_found</c>, <c>remote_source_unsupported</c>,
-/// <c>source_access_denied</c> and <c>source_unreachable</c> (S3), <c>offline_read_failed</c>. Rows whose join key or event time is null are skipped.
+/// <c>source_access_denied</c> and <c>source_unreachable</c> (S3), <c>offline_read_failed</c>. Rows whose join
+/// key or event time is null are skipped.
 /// </remarks>
 public sealed class DuckDbOfflineSource : IOfflineSource
 {

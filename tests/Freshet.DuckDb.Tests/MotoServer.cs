@@ -107,6 +107,28 @@ public sealed class MotoServer : IAsyncLifetime, IDisposable
         await client.DeleteObjectAsync(bucket, key);
     }
 
+    /// <summary>
+    /// Makes requests until one is refused for its credentials (a server started with
+    /// <c>INITIAL_NO_AUTH_ACTION_COUNT</c>); false if none is within <paramref name="attempts"/>.
+    /// </summary>
+    public async Task<bool> SpendUnauthenticatedRequestsAsync(string bucket, int attempts)
+    {
+        using var client = Client();
+        for (var i = 0; i < attempts; i++)
+        {
+            try
+            {
+                await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, MaxKeys = 1 });
+            }
+            catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.Forbidden)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public void Dispose()
     {
         try

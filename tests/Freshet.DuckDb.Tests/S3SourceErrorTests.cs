@@ -180,10 +180,13 @@ public sealed class S3SourceErrorTests(MotoServer moto) : IDisposable
     [Fact]
     public async Task Credentials_the_server_refuses_are_source_access_denied()
     {
-        // moto checks signatures against its IAM once its first N requests have passed: the readiness probe and the setup here.
-        using var strict = await MotoServer.StartAsync(new Dictionary<string, string> { ["INITIAL_NO_AUTH_ACTION_COUNT"] = "3" });
+        // moto checks signatures against its IAM once its first N requests have passed. The readiness probe may
+        // take more than one of them under load, so the budget is generous and the rest is spent below until
+        // moto refuses a request: from then on it refuses every one signed with unknown keys.
+        using var strict = await MotoServer.StartAsync(new Dictionary<string, string> { ["INITIAL_NO_AUTH_ACTION_COUNT"] = "8" });
         var bucket = await strict.CreateBucketAsync();
         await strict.PutFileAsync(bucket, "driver_stats.parquet", Quickstart.ParquetPath);
+        Assert.True(await strict.SpendUnauthenticatedRequestsAsync(bucket, 10), "moto never started checking credentials");
 
         var e = await FailAsync($"s3://{bucket}/driver_stats.parquet", strict.Endpoint);
 
