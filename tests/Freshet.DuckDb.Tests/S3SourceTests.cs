@@ -113,6 +113,22 @@ public sealed class S3SourceTests(MotoServer moto) : IDisposable
     }
 
     [Fact]
+    public async Task Hive_style_directories_in_keys_add_their_columns_as_for_local_files()
+    {
+        var bucket = await moto.CreateBucketAsync();
+        Split("hive", 3, i => $"fleet={i + 7}/part.parquet");
+        await UploadAsync(bucket, "hive");
+        using var cache = Cache();
+        var view = Quickstart.View(new Field("fleet", FeatureType.Of(ScalarKind.Int64)));
+
+        var fromS3 = await ReadAsync(cache, Quickstart.Source($"s3://{bucket}/hive/*/*.parquet"), view);
+        var local = await ReadAsync(null, Quickstart.Source("hive/*/*.parquet"), view);
+
+        Assert.Equal(local, fromS3);
+        Assert.All(fromS3, row => Assert.InRange(row["fleet"].AsInt64(), 7, 9));
+    }
+
+    [Fact]
     public async Task A_csv_source_on_s3_reads_like_the_local_csv()
     {
         var bucket = await moto.CreateBucketAsync();
