@@ -58,6 +58,11 @@ public static class DefinitionWriter
         Put(server, "port", config.Server.Port.ToString(CultureInfo.InvariantCulture));
         Put(server, "grpc_port", config.Server.GrpcPort.ToString(CultureInfo.InvariantCulture));
         m.Add("server", server);
+        if (config.IdempotencyWindow != RepoConfig.DefaultIdempotencyWindow)
+        {
+            Put(m, "idempotency_window", Durations.Format(config.IdempotencyWindow));
+        }
+
         return Save(m);
 
         static YamlMappingNode Store(StoreConfig s)

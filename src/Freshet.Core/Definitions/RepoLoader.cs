@@ -251,6 +251,7 @@ internal static class ConfigReader
             S3 = S3(m, defaults.S3),
             Registry = Store(m, "registry", defaults.Registry, RepoConfig.RegistryTypes),
             Server = Server(m, defaults.Server),
+            IdempotencyWindow = IdempotencyWindow(m) ?? defaults.IdempotencyWindow,
         };
         m.ReportUnknownKeys();
         return config;
@@ -325,6 +326,19 @@ internal static class ConfigReader
         var s3 = new S3Config { EndpointUrl = endpoint, Region = region, PathStyle = m.Bool("path_style") };
         m.ReportUnknownKeys();
         return s3;
+    }
+
+    private static TimeSpan? IdempotencyWindow(YamlMap m)
+    {
+        var window = m.Duration("idempotency_window");
+        if (window == TimeSpan.Zero)
+        {
+            // Zero would make every key expired at once: keyed pushes would never dedupe.
+            m.Context.Error(m.Value("idempotency_window")!, $"{RepoConfig.FileName}: 'idempotency_window' must be longer than 0, e.g. 24h");
+            return null;
+        }
+
+        return window;
     }
 
     private static ServerConfig Server(YamlMap parent, ServerConfig defaults)

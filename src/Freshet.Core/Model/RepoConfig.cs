@@ -24,6 +24,15 @@ public sealed record RepoConfig(string Project)
     /// <summary>Serving settings.</summary>
     public ServerConfig Server { get; init; } = new();
 
+    /// <summary>
+    /// How long a pushed row's idempotency key dedupes (<c>idempotency_window</c>, default 24h): a key seen less
+    /// than this long ago skips the row; older keys are collected.
+    /// </summary>
+    public TimeSpan IdempotencyWindow { get; init; } = DefaultIdempotencyWindow;
+
+    /// <summary>The default <see cref="IdempotencyWindow"/>: a day covers a client's retries across an outage or a restart.</summary>
+    public static readonly TimeSpan DefaultIdempotencyWindow = TimeSpan.FromHours(24);
+
     /// <summary>Online store types this version knows.</summary>
     public static readonly IReadOnlyList<string> OnlineStoreTypes = ["rocksdb", "memory", "redis", "postgres"];
 
