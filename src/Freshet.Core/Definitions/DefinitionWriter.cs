@@ -43,6 +43,15 @@ public static class DefinitionWriter
         Put(m, "data_directory", config.DataDirectory);
         m.Add("online_store", Store(config.OnlineStore));
         m.Add("offline_store", Store(config.OfflineStore));
+        if (config.S3 != new S3Config())
+        {
+            var s3 = new YamlMappingNode();
+            Put(s3, "endpoint_url", config.S3.EndpointUrl);
+            Put(s3, "region", config.S3.Region);
+            Put(s3, "path_style", config.S3.PathStyle is { } pathStyle ? (pathStyle ? "true" : "false") : null);
+            m.Add("s3", s3);
+        }
+
         m.Add("registry", Store(config.Registry));
         var server = new YamlMappingNode();
         Put(server, "host", config.Server.Host);

@@ -15,6 +15,9 @@ public sealed record RepoConfig(string Project)
     /// <summary>The offline store.</summary>
     public StoreConfig OfflineStore { get; init; } = new("duckdb");
 
+    /// <summary>How <c>s3://</c> batch sources are reached.</summary>
+    public S3Config S3 { get; init; } = new();
+
     /// <summary>The registry store.</summary>
     public StoreConfig Registry { get; init; } = new("file");
 
