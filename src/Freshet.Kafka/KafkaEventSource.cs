@@ -80,6 +80,9 @@ public sealed class KafkaEventSource : IEventSource
     /// <summary>The partitions currently assigned to this member.</summary>
     public IReadOnlyCollection<string> AssignedPartitions => _assigned;
 
+    /// <inheritdoc />
+    public bool IsConsuming => _assigned.Count > 0;
+
     /// <summary>The last error of an advisory commit, if any; cleared by a successful one.</summary>
     public Exception? LastAcknowledgeError { get; private set; }
 

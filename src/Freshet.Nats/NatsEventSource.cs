@@ -71,6 +71,10 @@ public sealed class NatsEventSource : IEventSource
     public long NextSequence => _next;
 
     /// <inheritdoc />
+    /// <remarks>False until the stream and consumer exist, and again while a lost consumer waits to be recreated.</remarks>
+    public bool IsConsuming => _consumer is not null;
+
+    /// <inheritdoc />
     /// <remarks>Raised with the stream's name when the source is disposed.</remarks>
     public event Action<IReadOnlyList<string>>? PartitionsRevoked;
 

@@ -11,7 +11,7 @@ internal static class IngestCommand
     {
         var source = new Option<string>("--source") { Description = "The Kafka or NATS source to consume", Required = true };
         var batch = new Option<int>("--max-batch") { Description = "Events per atomic commit (default 1000)", DefaultValueFactory = _ => 1000 };
-        var idle = new Option<string?>("--exit-when-idle") { Description = "Stop after no event has come for this long (e.g. 5s): a catch-up run" };
+        var idle = new Option<string?>("--exit-when-idle") { Description = "Stop after no event has come for this long while the source holds partitions (e.g. 5s): a catch-up run" };
         var command = new Command("ingest", "Consume a Kafka or NATS source into the views that read it (exactly-once effect), until Ctrl+C");
         command.Options.Add(source);
         command.Options.Add(batch);

@@ -50,6 +50,13 @@ public interface IEventSource : IAsyncDisposable
     event Action<IReadOnlyList<string>>? PartitionsRevoked;
 
     /// <summary>
+    /// True while the source holds something to read: Kafka once the group gave it at least one partition,
+    /// NATS once its stream and consumer are set up. A catch-up run counts idle time only while this is
+    /// true, so a slow group join is not mistaken for an empty stream.
+    /// </summary>
+    bool IsConsuming { get; }
+
+    /// <summary>
     /// Returns up to <paramref name="maxEvents"/> events, waiting at most <paramref name="maxWait"/> for
     /// the first one; an empty list means nothing arrived in time. Within a partition, events come in
     /// offset order, each once, starting at the resume offset (until a rebalance or restart).

@@ -24,6 +24,9 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
     /// <summary>The namespace of stored source positions.</summary>
     public const string OffsetsNamespace = "__offsets";
 
+    /// <summary>How much longer than the idle limit a catch-up run waits for a source that never starts consuming.</summary>
+    public static readonly TimeSpan NotConsumingGrace = TimeSpan.FromMinutes(1);
+
     /// <summary>The source's name.</summary>
     public string SourceName { get; } = sourceName;
 
@@ -48,7 +51,7 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
 
     /// <summary>
     /// Polls and processes batches until <paramref name="cancellationToken"/> fires, or until no event has come for
-    /// <paramref name="exitWhenIdle"/> (a catch-up run); acknowledges each batch to the broker after its commit.
+    /// <paramref name="exitWhenIdle"/> while the source is consuming (a catch-up run); acknowledges each batch to the broker after its commit.
     /// Returns the number of events processed.
     /// </summary>
     public async Task<long> RunAsync(IEventSource source, int maxBatch = 1000, TimeSpan? exitWhenIdle = null, CancellationToken cancellationToken = default)
@@ -56,9 +59,22 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
         ArgumentNullException.ThrowIfNull(source);
         long processed = 0;
         var idle = System.Diagnostics.Stopwatch.StartNew();
+        var waiting = System.Diagnostics.Stopwatch.StartNew();
         while (!cancellationToken.IsCancellationRequested)
         {
-            if (exitWhenIdle is { } limit && idle.Elapsed >= limit)
+            // Idle time counts only while the source holds partitions: a group join or a reconnect that takes
+            // longer than the limit must not end a catch-up run before it has read anything. A source that never
+            // gets to consume still ends the run, after a longer, fixed wait.
+            if (!source.IsConsuming)
+            {
+                idle.Restart();
+            }
+            else
+            {
+                waiting.Restart();
+            }
+
+            if (exitWhenIdle is { } limit && (idle.Elapsed >= limit || waiting.Elapsed >= limit + NotConsumingGrace))
             {
                 break;
             }
