@@ -14,6 +14,7 @@ namespace Freshet.Cli.Tests;
 /// again, and NATS events and more pushes land in the same tiles. The first server is stopped with SIGKILL.
 /// </para>
 /// </summary>
+[Collection(StreamingEndToEndCollection.Name)]
 public sealed class FraudRepoFedByPushKafkaAndNatsTests : IDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);

@@ -10,6 +10,7 @@ namespace Freshet.Cli.Tests;
 /// <c>freshet ingest</c> processes killed with SIGKILL at random moments while events are still being published: in the
 /// end every event is counted exactly once and the windowed values equal brute force.
 /// </summary>
+[Collection(StreamingEndToEndCollection.Name)]
 public sealed partial class NatsStreamingKillTests : IDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
