@@ -22,6 +22,8 @@ public sealed class KafkaEventSource : IEventSource
     private readonly Func<IReadOnlyList<string>, IReadOnlyDictionary<string, long?>> _resumeFrom;
     private readonly string _topic;
     private readonly HashSet<string> _assigned = new(StringComparer.Ordinal);
+    private IAdminClient? _admin;
+    private int _topicPartitions;
 
     // Partition names of the topic, built once rather than per event.
     private readonly Dictionary<int, string> _names = [];
@@ -81,7 +83,27 @@ public sealed class KafkaEventSource : IEventSource
     public IReadOnlyCollection<string> AssignedPartitions => _assigned;
 
     /// <inheritdoc />
-    public bool IsConsuming => _assigned.Count > 0;
+    /// <remarks>
+    /// Compares the assignment with the topic's partition count from the cluster's metadata (asked again
+    /// whenever the assignment outgrows the count known, so added partitions are seen).
+    /// </remarks>
+    public bool HoldsAllPartitions
+    {
+        get
+        {
+            if (_assigned.Count == 0)
+            {
+                return false;
+            }
+
+            if (_assigned.Count >= _topicPartitions)
+            {
+                _topicPartitions = TopicPartitionCount();
+            }
+
+            return _topicPartitions > 0 && _assigned.Count >= _topicPartitions;
+        }
+    }
 
     /// <summary>The last error of an advisory commit, if any; cleared by a successful one.</summary>
     public Exception? LastAcknowledgeError { get; private set; }
@@ -178,6 +200,9 @@ public sealed class KafkaEventSource : IEventSource
         if (!_closed)
         {
             _closed = true;
+
+            // The admin client borrows the consumer's handle: it goes first.
+            _admin?.Dispose();
             try
             {
                 _consumer.Close();
@@ -191,6 +216,28 @@ public sealed class KafkaEventSource : IEventSource
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The topic's partition count, or 0 when the cluster does not say within a short wait.</summary>
+    private int TopicPartitionCount()
+    {
+        try
+        {
+            _admin ??= new DependentAdminClientBuilder(_consumer.Handle).Build();
+            foreach (var topic in _admin.GetMetadata(_topic, TimeSpan.FromSeconds(2)).Topics)
+            {
+                if (topic.Topic == _topic && !topic.Error.IsError)
+                {
+                    return topic.Partitions.Count;
+                }
+            }
+        }
+        catch (KafkaException)
+        {
+            // Unknown for now: the next check asks again.
+        }
+
+        return 0;
     }
 
     private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[], byte[]> consumer, List<TopicPartition> partitions)

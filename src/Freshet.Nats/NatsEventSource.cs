@@ -71,8 +71,11 @@ public sealed class NatsEventSource : IEventSource
     public long NextSequence => _next;
 
     /// <inheritdoc />
-    /// <remarks>False until the stream and consumer exist, and again while a lost consumer waits to be recreated.</remarks>
-    public bool IsConsuming => _consumer is not null;
+    /// <remarks>
+    /// A stream is one partition: true once the stream and consumer exist, false again while a lost consumer
+    /// waits to be recreated.
+    /// </remarks>
+    public bool HoldsAllPartitions => _consumer is not null;
 
     /// <inheritdoc />
     /// <remarks>Raised with the stream's name when the source is disposed.</remarks>

@@ -50,11 +50,12 @@ public interface IEventSource : IAsyncDisposable
     event Action<IReadOnlyList<string>>? PartitionsRevoked;
 
     /// <summary>
-    /// True while the source holds something to read: Kafka once the group gave it at least one partition,
-    /// NATS once its stream and consumer are set up. A catch-up run counts idle time only while this is
-    /// true, so a slow group join is not mistaken for an empty stream.
+    /// True while this source reads every partition of what it consumes: Kafka once the group has given it
+    /// every partition of the topic, NATS once its stream and consumer are set up. A catch-up run counts idle
+    /// time only while this is true, so a slow group join, or partitions still held by a killed member until
+    /// its session expires, are not mistaken for an empty stream.
     /// </summary>
-    bool IsConsuming { get; }
+    bool HoldsAllPartitions { get; }
 
     /// <summary>
     /// Returns up to <paramref name="maxEvents"/> events, waiting at most <paramref name="maxWait"/> for

@@ -51,7 +51,7 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
 
     /// <summary>
     /// Polls and processes batches until <paramref name="cancellationToken"/> fires, or until no event has come for
-    /// <paramref name="exitWhenIdle"/> while the source is consuming (a catch-up run); acknowledges each batch to the broker after its commit.
+    /// <paramref name="exitWhenIdle"/> while the source holds every partition (a catch-up run); acknowledges each batch to the broker after its commit.
     /// Returns the number of events processed.
     /// </summary>
     public async Task<long> RunAsync(IEventSource source, int maxBatch = 1000, TimeSpan? exitWhenIdle = null, CancellationToken cancellationToken = default)
@@ -62,10 +62,10 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
         var waiting = System.Diagnostics.Stopwatch.StartNew();
         while (!cancellationToken.IsCancellationRequested)
         {
-            // Idle time counts only while the source holds partitions: a group join or a reconnect that takes
-            // longer than the limit must not end a catch-up run before it has read anything. A source that never
-            // gets to consume still ends the run, after a longer, fixed wait.
-            if (!source.IsConsuming)
+            // Idle time counts only while the source holds every partition: a group join, a killed member's
+            // partitions awaiting its session expiry, or a reconnect must not end a catch-up run before it has read
+            // everything. A source that never gets them all still ends the run, after a longer, fixed wait.
+            if (!source.HoldsAllPartitions)
             {
                 idle.Restart();
             }
