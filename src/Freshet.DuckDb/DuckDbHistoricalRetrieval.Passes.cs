@@ -68,6 +68,7 @@ public sealed partial class DuckDbHistoricalRetrieval
         byte[]? current = null;
         long rows = 0;
         using var appendConnection = connection.Duplicate();
+        appendConnection.Open();
         using (var appender = appendConnection.CreateAppender(HistoricalQuery.AggregationTable(index)))
         {
             while (Guard(reader.Read, name, path, ct))
@@ -150,6 +151,7 @@ public sealed partial class DuckDbHistoricalRetrieval
         long rows = 0;
         progress?.Report(new MaterializeProgress(stage, 0, entities.Rows, clock.Elapsed));
         using var appendConnection = connection.Duplicate();
+        appendConnection.Open();
         using (var appender = appendConnection.CreateAppender(HistoricalQuery.OnDemandTable))
         {
             while (Guard(reader.Read, stage, entities.Path, ct))
