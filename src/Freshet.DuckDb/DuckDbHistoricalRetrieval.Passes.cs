@@ -16,7 +16,7 @@ public sealed partial class DuckDbHistoricalRetrieval
     /// <see cref="HistoricalQuery.AggregationSql"/>) swept entity by entity; each entity row's values are appended
     /// to the view's staging table through a second connection to the same database.
     /// </summary>
-    private void Aggregate(DuckDBConnection connection, HistoricalPlan plan, int index, string repoDirectory,
+    private void Aggregate(DuckDBConnection connection, string database, HistoricalPlan plan, int index, string repoDirectory,
         IProgress<MaterializeProgress>? progress, Stopwatch clock, CancellationToken ct)
     {
         var read = plan.Aggregations[index];
@@ -67,8 +67,7 @@ public sealed partial class DuckDbHistoricalRetrieval
         var row = new FeatureValue[plan.ColumnCount];
         byte[]? current = null;
         long rows = 0;
-        using var appendConnection = connection.Duplicate();
-        appendConnection.Open();
+        using var appendConnection = Open(database);
         using (var appender = appendConnection.CreateAppender(HistoricalQuery.AggregationTable(index)))
         {
             while (Guard(reader.Read, name, path, ct))
@@ -125,7 +124,7 @@ public sealed partial class DuckDbHistoricalRetrieval
     /// On-demand features row by row: the inputs (request fields of the entity file, plain and aggregation
     /// features, join keys) are read joined by row id, evaluated as online, and appended to a staging table.
     /// </summary>
-    private void EvaluateOnDemand(DuckDBConnection connection, HistoricalPlan plan, EntityTable entities,
+    private void EvaluateOnDemand(DuckDBConnection connection, string database, HistoricalPlan plan, EntityTable entities,
         IProgress<MaterializeProgress>? progress, Stopwatch clock, CancellationToken ct)
     {
         const string stage = "on-demand";
@@ -150,8 +149,7 @@ public sealed partial class DuckDbHistoricalRetrieval
         var row = new FeatureValue[plan.ColumnCount];
         long rows = 0;
         progress?.Report(new MaterializeProgress(stage, 0, entities.Rows, clock.Elapsed));
-        using var appendConnection = connection.Duplicate();
-        appendConnection.Open();
+        using var appendConnection = Open(database);
         using (var appender = appendConnection.CreateAppender(HistoricalQuery.OnDemandTable))
         {
             while (Guard(reader.Read, stage, entities.Path, ct))

@@ -15,7 +15,10 @@ public sealed record DuckDbHistoricalOptions
     /// </summary>
     public string? MemoryLimit { get; init; }
 
-    /// <summary>Where DuckDB spills; null means a new directory under the system temp folder, removed after the run.</summary>
+    /// <summary>
+    /// Where the run keeps its working database and DuckDB spills: each run makes its own subdirectory there and
+    /// removes it at the end. Null means the system temp folder.
+    /// </summary>
     public string? TempDirectory { get; init; }
 
     /// <summary>DuckDB worker threads; null keeps DuckDB's default (one per core).</summary>
@@ -60,12 +63,12 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
     private HistoricalResult Run(HistoricalPlan plan, string repoDirectory, HistoricalRequest request, IProgress<MaterializeProgress>? progress, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        var temp = _options.TempDirectory ?? Path.Combine(Path.GetTempPath(), "freshet-historical", Guid.NewGuid().ToString("N"));
-        var ownsTemp = !Directory.Exists(temp);
+        // A directory of its own, so two runs sharing --temp-directory never open each other's database.
+        var temp = Path.Combine(_options.TempDirectory ?? Path.Combine(Path.GetTempPath(), "freshet-historical"), Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(temp);
         try
         {
-            using var connection = DuckDbSql.Open();
+            using var connection = Open(Database(temp));
             Configure(connection, temp);
             var entities = LoadEntities(connection, plan, request, ct);
             progress?.Report(new MaterializeProgress("entities", entities.Rows, entities.Rows, clock.Elapsed));
@@ -83,12 +86,12 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
 
             for (var i = 0; i < plan.Aggregations.Length; i++)
             {
-                Aggregate(connection, plan, i, repoDirectory, progress, clock, ct);
+                Aggregate(connection, Database(temp), plan, i, repoDirectory, progress, clock, ct);
             }
 
             if (plan.OnDemand.Length > 0)
             {
-                EvaluateOnDemand(connection, plan, entities, progress, clock, ct);
+                EvaluateOnDemand(connection, Database(temp), plan, entities, progress, clock, ct);
             }
 
             progress?.Report(new MaterializeProgress("write", 0, entities.Rows, clock.Elapsed));
@@ -98,16 +101,38 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
         }
         finally
         {
-            if (ownsTemp)
+            try
             {
-                try
-                {
-                    Directory.Delete(temp, recursive: true);
-                }
-                catch (IOException)
-                {
-                }
+                Directory.Delete(temp, recursive: true);
             }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    /// <summary>
+    /// The run's working tables live in a database file in the temp directory rather than in memory: DuckDB can
+    /// then evict their blocks under the memory limit, which an in-memory database cannot do for table data.
+    /// </summary>
+    private static string Database(string temp) => Path.Combine(temp, "historical.duckdb");
+
+    /// <summary>A connection to the run's database with the session settings of <see cref="DuckDbSql.Open"/> (UTC, no downloads).</summary>
+    internal static DuckDBConnection Open(string database)
+    {
+        var connection = new DuckDBConnection($"Data Source={database}");
+        try
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SET autoinstall_known_extensions = false; SET TimeZone = 'UTC';";
+            command.ExecuteNonQuery();
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
         }
     }
 

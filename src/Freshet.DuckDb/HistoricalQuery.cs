@@ -22,6 +22,7 @@ internal static class HistoricalQuery
     public const string Kind = "__freshet_kind";
 
     private const string Created = "__freshet_created";
+    private const string Packed = "__freshet_features";
 
     public static string Column(int column) => "__freshet_c" + column.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
@@ -46,7 +47,8 @@ internal static class HistoricalQuery
 
     /// <summary>
     /// Feast's point-in-time rule for one plain view as an ASOF join: per (key, event time) the source keeps the row
-    /// with the greatest created time (a null created time loses), then each entity row takes the latest source row
+    /// with the greatest created time (a null created time loses; equal created times pick one of the rows), then
+    /// each entity row takes the latest source row
     /// with event time &lt;= T; a ttl nulls a match older than <c>T − ttl</c> (the latest row is the only
     /// candidate: any other is older still). <c>$path</c> is the source path.
     /// </summary>
@@ -78,19 +80,28 @@ internal static class HistoricalQuery
         }
 
         var keys = read.Keys.Select(k => Id(k.Name)).ToList();
+        var packed = string.Join(", ", read.Features.Select(f => $"{Column(f.Column)} := {Column(f.Column)}"));
         var sql = new StringBuilder();
-        sql.Append("CREATE TABLE ").Append(PlainTable(index)).Append(" AS WITH source AS (SELECT * FROM (SELECT ").AppendJoin(", ", select)
-            .Append(" FROM ").Append(DuckDbSql.Scan(source.Format)).Append(" WHERE ");
+        sql.Append("CREATE TABLE ").Append(PlainTable(index)).Append(" AS WITH source AS (SELECT ");
+        foreach (var key in keys)
+        {
+            sql.Append(key).Append(", ");
+        }
+
+        // The winning row's features travel as one struct so they come from the same row; arg_max_null keeps a
+        // null feature of that row (arg_max would skip it). A grouped aggregate spills under the memory limit,
+        // where a window over the whole source does not (DuckDB 1.5).
+        sql.Append(Time).Append(", arg_max_null(struct_pack(").Append(packed).Append("), ").Append(Created).Append(") AS ").Append(Packed)
+            .Append(" FROM (SELECT ").AppendJoin(", ", select).Append(" FROM ").Append(DuckDbSql.Scan(source.Format)).Append(" WHERE ");
         foreach (var key in keys)
         {
             sql.Append(key).Append(" IS NOT NULL AND ");
         }
 
-        sql.Append(eventTime.Expression).Append(" IS NOT NULL) QUALIFY row_number() OVER (PARTITION BY ").AppendJoin(", ", [.. keys, Time])
-            .Append(" ORDER BY ").Append(Created).Append(" DESC) = 1) SELECT e.").Append(Row);
+        sql.Append(eventTime.Expression).Append(" IS NOT NULL) GROUP BY ").AppendJoin(", ", [.. keys, Time]).Append(") SELECT e.").Append(Row);
         foreach (var feature in read.Features)
         {
-            var column = $"s.{Column(feature.Column)}";
+            var column = $"struct_extract(s.{Packed}, {DuckDbSql.Literal(Column(feature.Column))})";
             sql.Append(", ").Append(read.TtlMicros > 0
                 ? $"CASE WHEN s.{Time} >= e.{Time} - {read.TtlMicros} THEN {column} END"
                 : column).Append(" AS ").Append(Column(feature.Column));
