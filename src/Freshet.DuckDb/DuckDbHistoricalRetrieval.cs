@@ -71,6 +71,10 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
             using var connection = Open(Database(temp));
             Configure(connection, temp);
             var entities = LoadEntities(connection, plan, request, ct);
+
+            // Only the entity table needed insertion order (its row ids are the file's order); the output is sorted
+            // by row id explicitly, and keeping order elsewhere costs memory.
+            Execute(connection, "SET preserve_insertion_order = false", null, e => new RequestException("entities", "offline_read_failed", e.Message), ct);
             progress?.Report(new MaterializeProgress("entities", entities.Rows, entities.Rows, clock.Elapsed));
 
             for (var i = 0; i < plan.PlainViews.Length; i++)
@@ -79,8 +83,10 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
                 progress?.Report(new MaterializeProgress(read.View.Name, 0, entities.Rows, clock.Elapsed));
                 var path = DuckDbSql.Resolve(read.Source, repoDirectory, read.View.Name);
                 var types = LatestQuery.Describe(connection, DuckDbSql.Scan(read.Source.Format), read.View.Name, path);
-                var sql = HistoricalQuery.PlainSql(i, read, types, path);
-                Execute(connection, sql, path, e => LatestQuery.Failure(e, read.View.Name, path), ct);
+                var (sourceSql, joinSql) = HistoricalQuery.PlainSql(i, read, types, path);
+                Execute(connection, sourceSql, path, e => LatestQuery.Failure(e, read.View.Name, path), ct);
+                Execute(connection, joinSql, null, e => LatestQuery.Failure(e, read.View.Name, path), ct);
+                Execute(connection, $"DROP TABLE {HistoricalQuery.PlainSource(i)}", null, e => LatestQuery.Failure(e, read.View.Name, path), ct);
                 progress?.Report(new MaterializeProgress(read.View.Name, entities.Rows, entities.Rows, clock.Elapsed));
             }
 

@@ -28,6 +28,8 @@ internal static class HistoricalQuery
 
     public static string PlainTable(int index) => "__freshet_plain_" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
+    public static string PlainSource(int index) => "__freshet_plain_source_" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public static string AggregationTable(int index) => "__freshet_aggregation_" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Id(string name) => DuckDbSql.Identifier(name);
@@ -52,7 +54,7 @@ internal static class HistoricalQuery
     /// with event time &lt;= T; a ttl nulls a match older than <c>T − ttl</c> (the latest row is the only
     /// candidate: any other is older still). <c>$path</c> is the source path.
     /// </summary>
-    public static string PlainSql(int index, HistoricalViewRead read, Dictionary<string, string> sourceTypes, string path)
+    public static (string Source, string Join) PlainSql(int index, HistoricalViewRead read, Dictionary<string, string> sourceTypes, string path)
     {
         var view = read.View;
         var source = read.Source;
@@ -82,7 +84,9 @@ internal static class HistoricalQuery
         var keys = read.Keys.Select(k => Id(k.Name)).ToList();
         var packed = string.Join(", ", read.Features.Select(f => $"{Column(f.Column)} := {Column(f.Column)}"));
         var sql = new StringBuilder();
-        sql.Append("CREATE TABLE ").Append(PlainTable(index)).Append(" AS WITH source AS (SELECT ");
+        // Two statements, each materialized: one query holding both the aggregate and the join ran out of memory
+        // under a small limit where the two apart spill.
+        sql.Append("CREATE TABLE ").Append(PlainSource(index)).Append(" AS SELECT ");
         foreach (var key in keys)
         {
             sql.Append(key).Append(", ");
@@ -98,7 +102,9 @@ internal static class HistoricalQuery
             sql.Append(key).Append(" IS NOT NULL AND ");
         }
 
-        sql.Append(eventTime.Expression).Append(" IS NOT NULL) GROUP BY ").AppendJoin(", ", [.. keys, Time]).Append(") SELECT e.").Append(Row);
+        sql.Append(eventTime.Expression).Append(" IS NOT NULL) GROUP BY ").AppendJoin(", ", [.. keys, Time]);
+        var sourceSql = sql.ToString();
+        sql.Clear().Append("CREATE TABLE ").Append(PlainTable(index)).Append(" AS SELECT e.").Append(Row);
         foreach (var feature in read.Features)
         {
             var column = $"struct_extract(s.{Packed}, {DuckDbSql.Literal(Column(feature.Column))})";
@@ -107,14 +113,14 @@ internal static class HistoricalQuery
                 : column).Append(" AS ").Append(Column(feature.Column));
         }
 
-        sql.Append(" FROM ").Append(Keys).Append(" e ASOF LEFT JOIN source s ON ");
+        sql.Append(" FROM ").Append(Keys).Append(" e ASOF LEFT JOIN ").Append(PlainSource(index)).Append(" s ON ");
         foreach (var key in keys)
         {
             sql.Append("e.").Append(key).Append(" = s.").Append(key).Append(" AND ");
         }
 
         sql.Append("e.").Append(Time).Append(" >= s.").Append(Time);
-        return sql.ToString();
+        return (sourceSql, sql.ToString());
     }
 
     /// <summary>
