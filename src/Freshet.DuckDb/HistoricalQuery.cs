@@ -21,8 +21,7 @@ internal static class HistoricalQuery
     public const string Time = "__freshet_t";
     public const string Kind = "__freshet_kind";
 
-    private const string Created = "__freshet_created";
-    private const string Packed = "__freshet_features";
+    private const string Order = "__freshet_order";
 
     public static string Column(int column) => "__freshet_c" + column.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
@@ -48,12 +47,19 @@ internal static class HistoricalQuery
     }
 
     /// <summary>
-    /// Feast's point-in-time rule for one plain view as an ASOF join: per (key, event time) the source keeps the row
-    /// with the greatest created time (a null created time loses; equal created times pick one of the rows), then
-    /// each entity row takes the latest source row
-    /// with event time &lt;= T; a ttl nulls a match older than <c>T − ttl</c> (the latest row is the only
-    /// candidate: any other is older still). <c>$path</c> is the source path.
+    /// Feast's point-in-time rule for one plain view as one ASOF join. The join's inequality is on a single 128-bit
+    /// order key, event time in the high 64 bits and created time (a null created time is the smallest) in the
+    /// low 64, against <c>(T, max)</c> on the entity side: the match is the row with the greatest (event, created)
+    /// among those with event time &lt;= T, which is the created tie-break without a separate dedupe (two rows with
+    /// equal event and created times give one of them). A ttl nulls a match older than <c>T − ttl</c> (the latest
+    /// row is the only candidate: any other is older still). Two statements: the source projected into a table,
+    /// then the join; <c>$path</c> is the source path in the first.
     /// </summary>
+    /// <remarks>
+    /// Why not a dedupe first: on 10M source rows under a 256MB limit, DuckDB 1.5 ran out of memory in a
+    /// <c>row_number()</c> window and in a grouped <c>arg_max_null</c> of a struct; the ASOF join and a plain
+    /// projection spill.
+    /// </remarks>
     public static (string Source, string Join) PlainSql(int index, HistoricalViewRead read, Dictionary<string, string> sourceTypes, string path)
     {
         var view = read.View;
@@ -68,10 +74,13 @@ internal static class HistoricalQuery
         }
 
         var eventTime = Instant(sourceTypes, view, source, eventField, path);
-        select.Add($"epoch_us({eventTime.Expression}) AS {Time}");
-        select.Add(createdField is null
-            ? $"0 AS {Created}"
-            : $"coalesce(epoch_us({Instant(sourceTypes, view, source, createdField, path).Expression}), -9223372036854775807 - 1) AS {Created}");
+        var micros = $"epoch_us({eventTime.Expression})";
+        select.Add($"{micros} AS {Time}");
+        // created + 2^63 maps every BIGINT (and null, as the smallest) into [0, 2^64).
+        var created = createdField is null
+            ? "0"
+            : $"(coalesce(CAST(epoch_us({Instant(sourceTypes, view, source, createdField, path).Expression}) AS HUGEINT), -9223372036854775808) + 9223372036854775808)";
+        select.Add($"CAST({micros} AS HUGEINT) * 18446744073709551616 + {created} AS {Order}");
         foreach (var feature in read.Features)
         {
             var sourceType = LatestQuery.Require(sourceTypes, feature.Feature, view.Name, source, path);
@@ -82,32 +91,21 @@ internal static class HistoricalQuery
         }
 
         var keys = read.Keys.Select(k => Id(k.Name)).ToList();
-        var packed = string.Join(", ", read.Features.Select(f => $"{Column(f.Column)} := {Column(f.Column)}"));
         var sql = new StringBuilder();
-        // Two statements, each materialized: one query holding both the aggregate and the join ran out of memory
-        // under a small limit where the two apart spill.
-        sql.Append("CREATE TABLE ").Append(PlainSource(index)).Append(" AS SELECT ");
-        foreach (var key in keys)
-        {
-            sql.Append(key).Append(", ");
-        }
-
-        // The winning row's features travel as one struct so they come from the same row; arg_max_null keeps a
-        // null feature of that row (arg_max would skip it). A grouped aggregate spills under the memory limit,
-        // where a window over the whole source does not (DuckDB 1.5).
-        sql.Append(Time).Append(", arg_max_null(struct_pack(").Append(packed).Append("), ").Append(Created).Append(") AS ").Append(Packed)
-            .Append(" FROM (SELECT ").AppendJoin(", ", select).Append(" FROM ").Append(DuckDbSql.Scan(source.Format)).Append(" WHERE ");
+        sql.Append("CREATE TABLE ").Append(PlainSource(index)).Append(" AS SELECT ").AppendJoin(", ", select)
+            .Append(" FROM ").Append(DuckDbSql.Scan(source.Format)).Append(" WHERE ");
         foreach (var key in keys)
         {
             sql.Append(key).Append(" IS NOT NULL AND ");
         }
 
-        sql.Append(eventTime.Expression).Append(" IS NOT NULL) GROUP BY ").AppendJoin(", ", [.. keys, Time]);
+        sql.Append(eventTime.Expression).Append(" IS NOT NULL");
         var sourceSql = sql.ToString();
+
         sql.Clear().Append("CREATE TABLE ").Append(PlainTable(index)).Append(" AS SELECT e.").Append(Row);
         foreach (var feature in read.Features)
         {
-            var column = $"struct_extract(s.{Packed}, {DuckDbSql.Literal(Column(feature.Column))})";
+            var column = $"s.{Column(feature.Column)}";
             sql.Append(", ").Append(read.TtlMicros > 0
                 ? $"CASE WHEN s.{Time} >= e.{Time} - {read.TtlMicros} THEN {column} END"
                 : column).Append(" AS ").Append(Column(feature.Column));
@@ -119,7 +117,8 @@ internal static class HistoricalQuery
             sql.Append("e.").Append(key).Append(" = s.").Append(key).Append(" AND ");
         }
 
-        sql.Append("e.").Append(Time).Append(" >= s.").Append(Time);
+        // (T, max created): every row at T qualifies, the greatest created time wins.
+        sql.Append("CAST(e.").Append(Time).Append(" AS HUGEINT) * 18446744073709551616 + 18446744073709551615 >= s.").Append(Order);
         return (sourceSql, sql.ToString());
     }
 
