@@ -93,6 +93,33 @@ public sealed class HistoricalCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task On_demand_feature_alone_reads_its_inputs_without_writing_them()
+    {
+        var output = Path.Combine(_repo.Root, "od.parquet");
+        var run = await _repo.Freshet("historical", "--entities", Labels(), "--features", "transformed_conv_rate:conv_rate_plus_val2", "-o", output);
+        Assert.Equal(1, run.ExitCode);
+        // val_to_add_2 is a request field the entity file lacks: named, with the file.
+        Assert.Contains("'val_to_add_2'", run.Err, StringComparison.Ordinal);
+
+        run = await _repo.Freshet("historical", "--entities", Labels(), "--features", "transformed_conv_rate:conv_rate_plus_val1", "-o", output);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var rows = Query($"SELECT * FROM read_parquet({Quote(output)})", out var names);
+        Assert.Equal(["driver_id", "event_timestamp", "val_to_add", "outcome", "conv_rate_plus_val1"], names);
+        var check = Path.Combine(_repo.Root, "check.parquet");
+        run = await _repo.Freshet("historical", "--entities", Labels(), "--features", "driver_hourly_stats:conv_rate", "-o", check);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var withConv = Query($"SELECT * FROM read_parquet({Quote(check)})", out _);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var conv = (float?)withConv[i][4];
+            Assert.Equal(conv is null ? null : conv.Value + (double)(long)rows[i][2]!, (double?)rows[i][4]);
+        }
+
+        Assert.Null(rows[1][4]);
+        Assert.NotNull(rows[0][4]);
+    }
+
+    [Fact]
     public async Task Full_feature_names_and_json()
     {
         var output = Path.Combine(_repo.Root, "named.parquet");
