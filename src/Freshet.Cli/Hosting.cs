@@ -82,7 +82,7 @@ internal static class Hosting
         {
             DeadLetters = deadLetters,
             // DuckDB is the only offline engine: it reads batch sources for materialization and writes pushed rows as Parquet.
-            OfflineSource = new DuckDbOfflineSource(),
+            OfflineSource = new DuckDbOfflineSource(new S3ObjectCache(S3Settings.From(config.S3), Path.Combine(DataDirectory(repoDirectory, config), "cache", "s3"))),
             OfflineSink = new DuckDbOfflineSink(),
         };
         return await FeatureStore.OpenAsync(registry, online, config, Path.GetFullPath(repoDirectory), options, cancellationToken);

@@ -16,13 +16,12 @@ public sealed partial class DuckDbHistoricalRetrieval
     /// <see cref="HistoricalQuery.AggregationSql"/>) swept entity by entity; each entity row's values are appended
     /// to the view's staging table through a second connection to the same database.
     /// </summary>
-    private void Aggregate(DuckDBConnection connection, string database, HistoricalPlan plan, int index, string repoDirectory,
+    private void Aggregate(DuckDBConnection connection, string database, HistoricalPlan plan, int index, string path,
         IProgress<MaterializeProgress>? progress, Stopwatch clock, CancellationToken ct)
     {
         var read = plan.Aggregations[index];
         var view = read.View;
         var name = view.View.Name;
-        var path = DuckDbSql.Resolve(read.Source, repoDirectory, name);
         var scan = DuckDbSql.Scan(read.Source.Format);
         var types = LatestQuery.Describe(connection, scan, name, path);
         var sql = HistoricalQuery.AggregationSql(read, types, path, out var eventColumns);

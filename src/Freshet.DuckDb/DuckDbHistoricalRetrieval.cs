@@ -24,6 +24,12 @@ public sealed record DuckDbHistoricalOptions
     /// <summary>DuckDB worker threads; null keeps DuckDB's default (one per core).</summary>
     public int? Threads { get; init; }
 
+    /// <summary>
+    /// The cache through which <c>s3://</c> view sources are read (see <see cref="S3ObjectCache"/>); null means one in
+    /// <c>{repo}/data/cache/s3</c> with settings from the environment, made only when a source is on S3.
+    /// </summary>
+    public S3ObjectCache? S3 { get; init; }
+
     /// <summary>How many rows of a .NET pass (aggregations, on-demand features) between progress reports.</summary>
     public int ProgressEvery { get; init; } = 65_536;
 }
@@ -57,10 +63,72 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
         }
 
         var plan = HistoricalPlan.Build(registry, request.Features, request.FeatureService, request.FullFeatureNames);
-        return Task.Run(() => Run(plan, repoDirectory, request, progress, cancellationToken), cancellationToken);
+        return RunAsync(plan, repoDirectory, request, progress, cancellationToken);
     }
 
-    private HistoricalResult Run(HistoricalPlan plan, string repoDirectory, HistoricalRequest request, IProgress<MaterializeProgress>? progress, CancellationToken ct)
+    private async Task<HistoricalResult> RunAsync(HistoricalPlan plan, string repoDirectory, HistoricalRequest request, IProgress<MaterializeProgress>? progress, CancellationToken ct)
+    {
+        // Every view source is resolved through DuckDbSql.ResolveAsync (s3:// objects are mirrored locally) and
+        // kept until the run ends; errors are described with the s3:// path, not the mirror's.
+        var paths = new List<SourcePath>();
+        S3ObjectCache? defaultS3 = null;
+        try
+        {
+            async ValueTask<SourcePath> Resolve(FileSource source, string view)
+            {
+                var s3 = S3Glob.IsS3(source.Path)
+                    ? _options.S3 ?? (defaultS3 ??= new S3ObjectCache(S3Settings.From(null), Path.Combine(repoDirectory, "data", "cache", "s3")))
+                    : null;
+                var path = await DuckDbSql.ResolveAsync(source, repoDirectory, view, s3, ct);
+                paths.Add(path);
+                return path;
+            }
+
+            var plain = new SourcePath[plan.PlainViews.Length];
+            for (var i = 0; i < plain.Length; i++)
+            {
+                plain[i] = await Resolve(plan.PlainViews[i].Source, plan.PlainViews[i].View.Name);
+            }
+
+            var aggregations = new SourcePath[plan.Aggregations.Length];
+            for (var i = 0; i < aggregations.Length; i++)
+            {
+                aggregations[i] = await Resolve(plan.Aggregations[i].Source, plan.Aggregations[i].View.View.Name);
+            }
+
+            try
+            {
+                return await Task.Run(() => Run(plan, request, plain, aggregations, progress, ct), ct);
+            }
+            catch (RequestException e)
+            {
+                var described = e;
+                foreach (var path in paths)
+                {
+                    described = path.Describe(described);
+                }
+
+                if (ReferenceEquals(described, e))
+                {
+                    throw;
+                }
+
+                throw described;
+            }
+        }
+        finally
+        {
+            foreach (var path in paths)
+            {
+                path.Dispose();
+            }
+
+            defaultS3?.Dispose();
+        }
+    }
+
+    private HistoricalResult Run(HistoricalPlan plan, HistoricalRequest request, SourcePath[] plainPaths, SourcePath[] aggregationPaths,
+        IProgress<MaterializeProgress>? progress, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         // A directory of its own, so two runs sharing --temp-directory never open each other's database.
@@ -81,7 +149,7 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
             {
                 var read = plan.PlainViews[i];
                 progress?.Report(new MaterializeProgress(read.View.Name, 0, entities.Rows, clock.Elapsed));
-                var path = DuckDbSql.Resolve(read.Source, repoDirectory, read.View.Name);
+                var path = plainPaths[i].Path;
                 var types = LatestQuery.Describe(connection, DuckDbSql.Scan(read.Source.Format), read.View.Name, path);
                 var (sourceSql, joinSql) = HistoricalQuery.PlainSql(i, read, types, path);
                 Execute(connection, sourceSql, path, e => LatestQuery.Failure(e, read.View.Name, path), ct);
@@ -92,7 +160,7 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
 
             for (var i = 0; i < plan.Aggregations.Length; i++)
             {
-                Aggregate(connection, Database(temp), plan, i, repoDirectory, progress, clock, ct);
+                Aggregate(connection, Database(temp), plan, i, aggregationPaths[i].Path, progress, clock, ct);
             }
 
             if (plan.OnDemand.Length > 0)

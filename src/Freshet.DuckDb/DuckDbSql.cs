@@ -51,8 +51,9 @@ internal static class DuckDbSql
     }
 
     /// <summary>
-    /// The URL scheme of a remote path (<c>s3</c>, <c>https</c>, ...), or null for a local path. Remote
-    /// reads need DuckDB's httpfs extension, which this build does not bundle and cannot download.
+    /// The URL scheme of a remote path (<c>s3</c>, <c>https</c>, ...), or null for a local path. DuckDB's httpfs
+    /// extension is not bundled and cannot be downloaded, so <c>s3://</c> goes through <see cref="S3ObjectCache"/>
+    /// and other schemes are refused.
     /// </summary>
     public static string? RemoteScheme(string path)
     {
@@ -82,15 +83,44 @@ internal static class DuckDbSql
         _ => $"read_parquet($path, union_by_name = true, filename = {Literal(FileColumn)})",
     };
 
-    /// <summary>The path of a file source resolved against the repository directory (a glob stays a glob).</summary>
+    /// <summary>
+    /// The path of a local file source resolved against the repository directory (a glob stays a glob). Remote
+    /// paths are refused here: <see cref="ResolveAsync"/> also reads <c>s3://</c>.
+    /// </summary>
     public static string Resolve(FileSource source, string repoDirectory, string view)
     {
         if (RemoteScheme(source.Path) is { } scheme)
         {
-            throw new RequestException($"{view}.source", "remote_source_unsupported",
-                $"view '{view}' reads '{source.Path}' from {scheme}://, which needs DuckDB's httpfs extension; this build has no httpfs and cannot download it, so only local paths (and globs) are read");
+            throw Unsupported(source, view, scheme);
         }
 
         return Path.GetFullPath(Path.IsPathRooted(source.Path) ? source.Path : Path.Combine(repoDirectory, source.Path));
     }
+
+    /// <summary>
+    /// What DuckDB reads for a file source: every query over a source gets its <c>$path</c> here. A local path
+    /// or glob is resolved against the repository directory; an <c>s3://</c> path or glob is listed and its
+    /// objects cached and mirrored locally by <paramref name="s3"/>, and the result is the same glob over the
+    /// mirror. Dispose the result when the query is done (it removes the mirror); pass error messages through
+    /// <see cref="SourcePath.Describe(RequestException)"/> so they name the <c>s3://</c> path, not the mirror.
+    /// </summary>
+    public static async ValueTask<SourcePath> ResolveAsync(FileSource source, string repoDirectory, string view, S3ObjectCache? s3, CancellationToken cancellationToken)
+    {
+        if (!S3Glob.IsS3(source.Path))
+        {
+            return SourcePath.Local(Resolve(source, repoDirectory, view));
+        }
+
+        if (s3 is null)
+        {
+            throw Unsupported(source, view, "s3");
+        }
+
+        return await s3.MirrorAsync(source, view, cancellationToken);
+    }
+
+    private static RequestException Unsupported(FileSource source, string view, string scheme) =>
+        new($"{view}.source", "remote_source_unsupported", scheme == "s3"
+            ? $"view '{view}' reads '{source.Path}' from s3://, but this reader was set up without an S3 object cache"
+            : $"view '{view}' reads '{source.Path}' from {scheme}://, which is not supported; use a local path or glob, or s3://bucket/key");
 }

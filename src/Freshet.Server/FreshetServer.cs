@@ -50,7 +50,7 @@ public sealed class RunningServer(WebApplication app, int httpPort, int grpcPort
     }
 }
 
-/// <summary>Freshet's server: Feast's HTTP API and gRPC ServingService over one <see cref="FeatureStore"/>.</summary>
+/// <summary>Freshet's server: Feast's HTTP API, gRPC ServingService and Freshet's PushService over one <see cref="FeatureStore"/>.</summary>
 public static class FreshetServer
 {
     /// <summary>Builds the web application (not started).</summary>
@@ -83,6 +83,7 @@ public static class FreshetServer
         var app = builder.Build();
         FeastHttpEndpoints.Map(app, store, options);
         app.MapGrpcService<ServingServiceImpl>();
+        app.MapGrpcService<PushServiceImpl>();
         return app;
     }
 

@@ -79,18 +79,6 @@ public sealed class SourceErrorTests
     }
 
     [Fact]
-    public async Task An_s3_path_is_refused_because_httpfs_is_not_available()
-    {
-        var e = await Assert.ThrowsAsync<RequestException>(() =>
-            Quickstart.ReadAsync(Quickstart.View(), Quickstart.DriverKey, Quickstart.Source("s3://bucket/driver_stats/*.parquet"), "/", Start, End));
-
-        Assert.Equal("remote_source_unsupported", e.Code);
-        Assert.Contains("s3://", e.Message, StringComparison.Ordinal);
-        Assert.Contains("httpfs", e.Message, StringComparison.Ordinal);
-        Assert.Contains("driver_hourly_stats", e.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task A_path_that_matches_no_file_is_an_error()
     {
         using var dir = new TempDirectory();

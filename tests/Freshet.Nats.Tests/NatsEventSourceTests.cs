@@ -56,6 +56,27 @@ public sealed class NatsEventSourceTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// Polls an empty source until its stream exists: the first poll creates it, and under load that can take
+    /// longer than one short poll, after which a publish would find no stream to answer it.
+    /// </summary>
+    private async Task Started(NatsEventSource source, string subject)
+    {
+        await using var connection = new NatsConnection(NatsOpts.Default with { Url = Server.Url });
+        var js = new NatsJSContext(connection);
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            Assert.Empty(await source.PollAsync(1, TimeSpan.FromMilliseconds(200), CancellationToken.None));
+            await foreach (var _ in js.ListStreamNamesAsync(subject: subject))
+            {
+                return;
+            }
+
+            Assert.True(clock.Elapsed < Bound, $"the source created no stream for {subject} (last error: {source.LastError?.Message})");
+        }
+    }
+
     private async Task PollUntil(NatsEventSource source, int count)
     {
         var clock = Stopwatch.StartNew();
@@ -92,7 +113,7 @@ public sealed class NatsEventSourceTests : IDisposable
         var source = Source("pay.in") with { Stream = "PAYMENTS", Durable = "pay-proc" };
         await using (var first = new NatsEventSource(source, ResumeFrom))
         {
-            await first.PollAsync(1, TimeSpan.FromMilliseconds(10), CancellationToken.None);
+            await Started(first, "pay.in");
             await Publish("pay.in", 0, 100);
 
             // Polls and acks to the broker more than it stores before it "crashes".
@@ -125,7 +146,7 @@ public sealed class NatsEventSourceTests : IDisposable
     public async Task Consumption_resumes_after_a_server_restart()
     {
         await using var source = new NatsEventSource(Source("clicks.in"), ResumeFrom);
-        await source.PollAsync(1, TimeSpan.FromMilliseconds(10), CancellationToken.None);
+        await Started(source, "clicks.in");
         await Publish("clicks.in", 0, 50);
         await PollUntil(source, 20);
 

@@ -54,7 +54,9 @@ internal static class HistoricalCommand
         // Reads only the registry and the offline files: no online store is opened, so it runs beside `freshet serve`.
         var registry = new ServingRegistry(state, config);
         var bar = new MaterializeCommands.ProgressBar(ctx.Err, animated: ctx.Terminal is not null && !json);
-        var result = await new DuckDbHistoricalRetrieval(options).GetHistoricalFeaturesAsync(registry, ctx.RepoDirectory, request, bar, ct);
+        // s3:// sources go through the repo's object cache, with freshet.yaml's s3 settings, as materialize's do.
+        using var s3 = new S3ObjectCache(S3Settings.From(config.S3), Path.Combine(Hosting.DataDirectory(ctx.RepoDirectory, config), "cache", "s3"));
+        var result = await new DuckDbHistoricalRetrieval(options with { S3 = s3 }).GetHistoricalFeaturesAsync(registry, ctx.RepoDirectory, request, bar, ct);
         bar.Finish();
 
         if (json)

@@ -53,7 +53,7 @@ public sealed record AggregationEngineOptions
 /// Updates of one entity are serialized in this process (striped locks); the online store has one writing
 /// process (embedded) or one processor per partition (streams), so read-modify-write is safe.
 /// </summary>
-public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, AggregationEngineOptions? options = null)
+public sealed partial class AggregationEngine(IOnlineStore store, TimeProvider clock, AggregationEngineOptions? options = null)
 {
     /// <summary>The namespace of per-view freshness rows.</summary>
     public const string FreshnessNamespace = "__freshness";
@@ -163,9 +163,10 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
         var now = Micros.From(clock.GetUtcNow());
         var future = now + Micros.Of(_options.FutureTolerance);
         var rejections = new List<IReadOnlyList<EventRejection>>(batches.Count);
-        var groups = new List<(CompiledAggregationView View, int ViewSlot, Resolution Resolution, byte[] StoreKey, List<AggregationEvent> Events)>();
+        var groups = new List<TileGroup>();
+        var members = new int[batches.Count][];
 
-        // One small number per view name, so the applied set hashes ints rather than the name per event.
+        // One small number per view name: the applied count deduplicates (view, row) only when a view repeats.
         var viewSlots = new Dictionary<string, int>(StringComparer.Ordinal);
         var batchSlots = new int[batches.Count];
         for (var b = 0; b < batches.Count; b++)
@@ -183,52 +184,27 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
         for (var b = 0; b < batches.Count; b++)
         {
             var (view, events) = batches[b];
-            var rejected = new List<EventRejection>();
-            // Groups by entity key bytes, one map per resolution: no string is built per event to group it.
-            var byKey = new Dictionary<byte[], int>[view.Resolutions.Length];
-            for (var r = 0; r < byKey.Length; r++)
+            rejections.Add(Admit(view, events, now, future, out var entityOfEvent, out var entities));
+            members[b] = GroupByEntity(entityOfEvent, entities.Count, out var offsets);
+
+            // Every resolution of an entity gets a row, even when the event is too old for its windows: an
+            // entity that was seen then reads as 0 / null for a window without events, not NOT_FOUND.
+            for (var entity = 0; entity < entities.Count; entity++)
             {
-                byKey[r] = new Dictionary<byte[], int>(ByteArrayComparer.Instance);
-            }
-
-            foreach (var e in events)
-            {
-                if (e.EventMicros > future)
+                foreach (var resolution in view.Resolutions)
                 {
-                    rejected.Add(new EventRejection(e.Row, "too_far_in_future", $"event time {Micros.ToRfc3339(e.EventMicros)} is more than {Durations.Format(_options.FutureTolerance)} after now ({Micros.ToRfc3339(now)})"));
-                    continue;
-                }
-
-                if (!WithinAnyRetention(view, e.EventMicros, now))
-                {
-                    rejected.Add(new EventRejection(e.Row, "too_late", $"event time {Micros.ToRfc3339(e.EventMicros)} is older than the view's retention (longest window + hop + allowed lateness) before now ({Micros.ToRfc3339(now)})"));
-                    continue;
-                }
-
-                // Every resolution of an entity gets a row, even when the event is too old for its windows: an
-                // entity that was seen then reads as 0 / null for a window without events, not NOT_FOUND.
-                for (var r = 0; r < view.Resolutions.Length; r++)
-                {
-                    var resolution = view.Resolutions[r];
-                    if (!byKey[r].TryGetValue(e.EntityKey, out var g))
-                    {
-                        g = groups.Count;
-                        byKey[r][e.EntityKey] = g;
-                        groups.Add((view, batchSlots[b], resolution, CompiledAggregationView.TileKey(resolution, e.EntityKey), []));
-                    }
-
-                    if (e.EventMicros >= now - resolution.RetentionMicros)
-                    {
-                        groups[g].Events.Add(e);
-                    }
+                    groups.Add(new TileGroup(b, resolution, CompiledAggregationView.TileKey(resolution, entities[entity]), offsets[entity], offsets[entity + 1] - offsets[entity]));
                 }
             }
-
-            rejections.Add(rejected);
         }
 
         var extra = alsoPut?.Invoke(rejections) ?? [];
-        var allRejected = rejections.SelectMany(r => r).ToList();
+        var allRejected = new List<EventRejection>();
+        foreach (var r in rejections)
+        {
+            allRejected.AddRange(r);
+        }
+
         if (groups.Count == 0)
         {
             if (extra.Count > 0)
@@ -239,34 +215,54 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
             return new AggregationApplyResult(0, allRejected, 0);
         }
 
-        var stripes = groups.Select(g => Stripe(g.View.View.Name, g.StoreKey)).Distinct().Order().ToList();
-        foreach (var s in stripes)
+        // Stripes are taken in ascending order, each once, so two applies never wait on each other in a cycle.
+        var stripes = new int[groups.Count];
+        var keys = new OnlineKey[groups.Count];
+        for (var g = 0; g < groups.Count; g++)
         {
-            await _locks[s].WaitAsync(cancellationToken);
+            var name = batches[groups[g].Batch].View.View.Name;
+            stripes[g] = Stripe(name, groups[g].StoreKey);
+            keys[g] = new OnlineKey(name, groups[g].StoreKey);
         }
 
+        Array.Sort(stripes);
+        var distinct = 0;
+        for (var i = 0; i < stripes.Length; i++)
+        {
+            if (i == 0 || stripes[i] != stripes[i - 1])
+            {
+                stripes[distinct++] = stripes[i];
+            }
+        }
+
+        var taken = 0;
         try
         {
-            var keys = groups.Select(g => new OnlineKey(g.View.View.Name, g.StoreKey)).ToArray();
+            for (; taken < distinct; taken++)
+            {
+                await _locks[stripes[taken]].WaitAsync(cancellationToken);
+            }
+
             var stored = new byte[]?[keys.Length];
             await store.ReadAsync(keys, stored, cancellationToken);
-            var puts = new List<OnlinePut>(groups.Count + extra.Count);
+            var puts = new List<OnlinePut>(groups.Count + extra.Count + batches.Count);
             var collected = 0;
-            var applied = new HashSet<(int ViewSlot, int Row)>();
-            for (var i = 0; i < groups.Count; i++)
+            var applied = new bool[batches.Count][];
+            for (var b = 0; b < batches.Count; b++)
             {
-                var (view, viewSlot, resolution, storeKey, events) = groups[i];
-                var tiles = TileRow.Decode(stored[i], resolution);
-                foreach (var e in events)
-                {
-                    if (Add(view, resolution, tiles, e))
-                    {
-                        applied.Add((viewSlot, e.Row));
-                    }
-                }
+                applied[b] = new bool[batches[b].Events.Count];
+            }
 
-                collected += tiles.DropBefore(FloorTile(now - resolution.RetentionMicros, resolution.HopMicros));
-                puts.Add(new OnlinePut(view.View.Name, storeKey, TileRow.Encode(tiles)));
+            using (var updater = new TileRowUpdater())
+            {
+                for (var g = 0; g < groups.Count; g++)
+                {
+                    var group = groups[g];
+                    var (view, events) = batches[group.Batch];
+                    var row = updater.Update(view, group.Resolution, stored[g], events, members[group.Batch].AsSpan(group.From, group.Count), now, applied[group.Batch], out var dropped);
+                    collected += dropped;
+                    puts.Add(new OnlinePut(view.View.Name, group.StoreKey, row));
+                }
             }
 
             // Freshness per view: the newest event time applied and when, in the same batch.
@@ -274,11 +270,12 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
             {
                 var (view, events) = batches[b];
                 var newest = long.MinValue;
-                foreach (var e in events)
+                var flags = applied[b];
+                for (var i = 0; i < flags.Length; i++)
                 {
-                    if (e.EventMicros > newest && applied.Contains((batchSlots[b], e.Row)))
+                    if (flags[i] && events[i].EventMicros > newest)
                     {
-                        newest = e.EventMicros;
+                        newest = events[i].EventMicros;
                     }
                 }
 
@@ -293,13 +290,13 @@ public sealed class AggregationEngine(IOnlineStore store, TimeProvider clock, Ag
 
             puts.AddRange(extra);
             await store.PutAsync(puts, cancellationToken);
-            return new AggregationApplyResult(applied.Count, allRejected, collected);
+            return new AggregationApplyResult(CountApplied(batches, batchSlots, viewSlots.Count, applied), allRejected, collected);
         }
         finally
         {
-            foreach (var s in stripes)
+            for (var i = 0; i < taken; i++)
             {
-                _locks[s].Release();
+                _locks[stripes[i]].Release();
             }
         }
     }

@@ -28,18 +28,32 @@ internal sealed class CountState : AggregateState
             return;
         }
 
+        _count = checked(_count + Read(serialized));
+    }
+
+    public override void WriteTo(IBufferWriter<byte> output) => Write(output, _count);
+
+    /// <summary>The count in written bytes (0 for none).</summary>
+    internal static long Read(ReadOnlySpan<byte> serialized)
+    {
+        if (serialized.IsEmpty)
+        {
+            return 0;
+        }
+
         var r = new StateReader(serialized, Tag, "count");
         var n = r.ReadCount(long.MaxValue, "count");
         r.ExpectEnd();
-        _count = checked(_count + n);
+        return n;
     }
 
-    public override void WriteTo(IBufferWriter<byte> output)
+    /// <summary>Writes a count (nothing for 0).</summary>
+    internal static void Write(IBufferWriter<byte> output, long count)
     {
-        if (_count != 0)
+        if (count != 0)
         {
             StateCodec.WriteByte(output, Tag);
-            StateCodec.WriteVarUInt(output, (ulong)_count);
+            StateCodec.WriteVarUInt(output, (ulong)count);
         }
     }
 
@@ -50,7 +64,7 @@ internal sealed class CountState : AggregateState
 
 /// <summary>
 /// <c>sum</c> of int32/int64 values as an exact int64. Overflow throws <see cref="OverflowException"/> from
-/// <see cref="Add"/> or the merge that overflows, leaving the state as it was before that call.
+/// <see cref="Add(in FeatureValue, long)"/> or the merge that overflows, leaving the state as it was before that call.
 /// </summary>
 internal sealed class Int64SumState : AggregateState
 {
@@ -67,13 +81,37 @@ internal sealed class Int64SumState : AggregateState
             return;
         }
 
-        if (value.Kind is not (ValueKind.Int32 or ValueKind.Int64))
+        _sum = Add(_sum, value);
+        _any = true;
+    }
+
+    /// <summary><paramref name="sum"/> plus a non-null integer value; throws on overflow or another kind.</summary>
+    internal static long Add(long sum, in FeatureValue value) => value.Kind is ValueKind.Int32 or ValueKind.Int64
+        ? checked(sum + value.AsInt64())
+        : throw new ArgumentException($"an integer sum cannot add a {value.Kind}", nameof(value));
+
+    /// <summary>The sum in written bytes, and 1 when there are any (0 for none).</summary>
+    internal static (long Sum, long Any) Read(ReadOnlySpan<byte> serialized)
+    {
+        if (serialized.IsEmpty)
         {
-            throw new ArgumentException($"an integer sum cannot add a {value.Kind}", nameof(value));
+            return (0, 0);
         }
 
-        _sum = checked(_sum + value.AsInt64());
-        _any = true;
+        var r = new StateReader(serialized, Tag, "sum");
+        var s = r.ReadVarInt();
+        r.ExpectEnd();
+        return (s, 1);
+    }
+
+    /// <summary>Writes a sum (nothing when no value was added).</summary>
+    internal static void Write(IBufferWriter<byte> output, long sum, bool any)
+    {
+        if (any)
+        {
+            StateCodec.WriteByte(output, Tag);
+            StateCodec.WriteVarInt(output, sum);
+        }
     }
 
     public override void Merge(AggregateState other)
@@ -93,21 +131,11 @@ internal sealed class Int64SumState : AggregateState
             return;
         }
 
-        var r = new StateReader(serialized, Tag, "sum");
-        var s = r.ReadVarInt();
-        r.ExpectEnd();
-        _sum = checked(_sum + s);
+        _sum = checked(_sum + Read(serialized).Sum);
         _any = true;
     }
 
-    public override void WriteTo(IBufferWriter<byte> output)
-    {
-        if (_any)
-        {
-            StateCodec.WriteByte(output, Tag);
-            StateCodec.WriteVarInt(output, _sum);
-        }
-    }
+    public override void WriteTo(IBufferWriter<byte> output) => Write(output, _sum, _any);
 
     public override FeatureValue Result() => _any ? FeatureValue.FromInt64(_sum) : FeatureValue.Null;
 
@@ -153,21 +181,42 @@ internal sealed class Float64SumState : AggregateState
             return;
         }
 
-        var r = new StateReader(serialized, Tag, "sum");
-        var o = new CompensatedSum { Sum = r.ReadDouble(), Compensation = r.ReadDouble() };
-        r.ExpectEnd();
-        _sum.Add(o);
+        _sum.Add(ReadPair(serialized));
         _any = true;
     }
 
-    public override void WriteTo(IBufferWriter<byte> output)
+    public override void WriteTo(IBufferWriter<byte> output) => Write(output, _sum, _any);
+
+    /// <summary>The sum in written bytes merged into an empty sum, as <see cref="MergeFrom"/> after <see cref="Clear"/>; Any is 1 when there are any (0 for none).</summary>
+    internal static (CompensatedSum Sum, long Any) Read(ReadOnlySpan<byte> serialized)
     {
-        if (_any)
+        if (serialized.IsEmpty)
+        {
+            return (default, 0);
+        }
+
+        var sum = default(CompensatedSum);
+        sum.Add(ReadPair(serialized));
+        return (sum, 1);
+    }
+
+    /// <summary>Writes a sum (nothing when no value was added).</summary>
+    internal static void Write(IBufferWriter<byte> output, in CompensatedSum sum, bool any)
+    {
+        if (any)
         {
             StateCodec.WriteByte(output, Tag);
-            StateCodec.WriteDouble(output, _sum.Sum);
-            StateCodec.WriteDouble(output, _sum.Compensation);
+            StateCodec.WriteDouble(output, sum.Sum);
+            StateCodec.WriteDouble(output, sum.Compensation);
         }
+    }
+
+    private static CompensatedSum ReadPair(ReadOnlySpan<byte> serialized)
+    {
+        var r = new StateReader(serialized, Tag, "sum");
+        var o = new CompensatedSum { Sum = r.ReadDouble(), Compensation = r.ReadDouble() };
+        r.ExpectEnd();
+        return o;
     }
 
     public override FeatureValue Result() => _any ? FeatureValue.FromFloat64(_sum.Value) : FeatureValue.Null;
@@ -214,6 +263,41 @@ internal sealed class MeanState : AggregateState
             return;
         }
 
+        var (n, o) = ReadParts(serialized);
+        _count = checked(_count + n);
+        _sum.Add(o);
+    }
+
+    public override void WriteTo(IBufferWriter<byte> output) => Write(output, _sum, _count);
+
+    /// <summary>The mean in written bytes merged into an empty mean, as <see cref="MergeFrom"/> after <see cref="Clear"/> (a count of 0 for none).</summary>
+    internal static (CompensatedSum Sum, long Count) Read(ReadOnlySpan<byte> serialized)
+    {
+        if (serialized.IsEmpty)
+        {
+            return (default, 0);
+        }
+
+        var (n, o) = ReadParts(serialized);
+        var sum = default(CompensatedSum);
+        sum.Add(o);
+        return (sum, n);
+    }
+
+    /// <summary>Writes a mean's count and sum (nothing for a count of 0).</summary>
+    internal static void Write(IBufferWriter<byte> output, in CompensatedSum sum, long count)
+    {
+        if (count != 0)
+        {
+            StateCodec.WriteByte(output, Tag);
+            StateCodec.WriteVarUInt(output, (ulong)count);
+            StateCodec.WriteDouble(output, sum.Sum);
+            StateCodec.WriteDouble(output, sum.Compensation);
+        }
+    }
+
+    private static (long Count, CompensatedSum Sum) ReadParts(ReadOnlySpan<byte> serialized)
+    {
         var r = new StateReader(serialized, Tag, "mean");
         var n = r.ReadCount(long.MaxValue, "count");
         var o = new CompensatedSum { Sum = r.ReadDouble(), Compensation = r.ReadDouble() };
@@ -223,19 +307,7 @@ internal sealed class MeanState : AggregateState
             StateCodec.Invalid("mean: a written mean has no values");
         }
 
-        _count = checked(_count + n);
-        _sum.Add(o);
-    }
-
-    public override void WriteTo(IBufferWriter<byte> output)
-    {
-        if (_count != 0)
-        {
-            StateCodec.WriteByte(output, Tag);
-            StateCodec.WriteVarUInt(output, (ulong)_count);
-            StateCodec.WriteDouble(output, _sum.Sum);
-            StateCodec.WriteDouble(output, _sum.Compensation);
-        }
+        return (n, o);
     }
 
     public override FeatureValue Result() => _count == 0 ? FeatureValue.Null : FeatureValue.FromFloat64(_sum.Value / _count);

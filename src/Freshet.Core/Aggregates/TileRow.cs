@@ -11,7 +11,8 @@ namespace Freshet.Aggregates;
 /// </summary>
 public static class TileRow
 {
-    private const byte Format = 1;
+    /// <summary>The layout byte every row starts with.</summary>
+    internal const byte Format = 1;
 
     /// <summary>Reads a stored row (or none) into mutable tiles with the states of <paramref name="resolution"/>; states the row has but the resolution no longer uses are dropped.</summary>
     public static TileSet Decode(byte[]? row, Resolution resolution)
@@ -153,7 +154,7 @@ public static class TileRow
     }
 
     /// <summary>A bounds-checked cursor over a row; a malformed row is an <see cref="InvalidDataException"/>.</summary>
-    private ref struct Reader
+    internal ref struct Reader
     {
         private readonly ReadOnlySpan<byte> _row;
         private int _at;
@@ -192,6 +193,12 @@ public static class TileRow
         public long Int64() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
 
         public ReadOnlySpan<byte> Bytes() => Take(Int32());
+
+        /// <summary>Skips <paramref name="n"/> bytes.</summary>
+        public void Skip(int n) => Take(n);
+
+        /// <summary>The offset of the next byte to read.</summary>
+        public readonly int Position => _at;
 
         private ReadOnlySpan<byte> Take(int n)
         {

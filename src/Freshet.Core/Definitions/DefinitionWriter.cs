@@ -43,12 +43,26 @@ public static class DefinitionWriter
         Put(m, "data_directory", config.DataDirectory);
         m.Add("online_store", Store(config.OnlineStore));
         m.Add("offline_store", Store(config.OfflineStore));
+        if (config.S3 != new S3Config())
+        {
+            var s3 = new YamlMappingNode();
+            Put(s3, "endpoint_url", config.S3.EndpointUrl);
+            Put(s3, "region", config.S3.Region);
+            Put(s3, "path_style", config.S3.PathStyle is { } pathStyle ? (pathStyle ? "true" : "false") : null);
+            m.Add("s3", s3);
+        }
+
         m.Add("registry", Store(config.Registry));
         var server = new YamlMappingNode();
         Put(server, "host", config.Server.Host);
         Put(server, "port", config.Server.Port.ToString(CultureInfo.InvariantCulture));
         Put(server, "grpc_port", config.Server.GrpcPort.ToString(CultureInfo.InvariantCulture));
         m.Add("server", server);
+        if (config.IdempotencyWindow != RepoConfig.DefaultIdempotencyWindow)
+        {
+            Put(m, "idempotency_window", Durations.Format(config.IdempotencyWindow));
+        }
+
         return Save(m);
 
         static YamlMappingNode Store(StoreConfig s)

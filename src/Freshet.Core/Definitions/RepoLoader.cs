@@ -248,8 +248,10 @@ internal static class ConfigReader
             DataDirectory = m.String("data_directory") ?? defaults.DataDirectory,
             OnlineStore = Store(m, "online_store", defaults.OnlineStore, RepoConfig.OnlineStoreTypes),
             OfflineStore = Store(m, "offline_store", defaults.OfflineStore, RepoConfig.OfflineStoreTypes),
+            S3 = S3(m, defaults.S3),
             Registry = Store(m, "registry", defaults.Registry, RepoConfig.RegistryTypes),
             Server = Server(m, defaults.Server),
+            IdempotencyWindow = IdempotencyWindow(m) ?? defaults.IdempotencyWindow,
         };
         m.ReportUnknownKeys();
         return config;
@@ -296,6 +298,47 @@ internal static class ConfigReader
             parent.Context.Error(at, $"{key}: unknown type '{type}'; expected one of {string.Join(", ", types)}");
             return false;
         }
+    }
+
+    private static S3Config S3(YamlMap parent, S3Config defaults)
+    {
+        var node = parent.Value("s3");
+        var m = node is null ? null : YamlMap.Of(node, parent.Context, "config.s3", "s3");
+        if (m is null)
+        {
+            return defaults;
+        }
+
+        var endpoint = m.String("endpoint_url");
+        if (endpoint is not null && !(Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0))
+        {
+            m.Context.Error(m.Value("endpoint_url")!, $"s3: 'endpoint_url' must be an http:// or https:// URL, not '{endpoint}'");
+            endpoint = null;
+        }
+
+        var region = m.String("region");
+        if (region is not null && (region.Length == 0 || region.Any(char.IsWhiteSpace)))
+        {
+            m.Context.Error(m.Value("region")!, $"s3: 'region' must be a region name such as us-east-1, not '{region}'");
+            region = null;
+        }
+
+        var s3 = new S3Config { EndpointUrl = endpoint, Region = region, PathStyle = m.Bool("path_style") };
+        m.ReportUnknownKeys();
+        return s3;
+    }
+
+    private static TimeSpan? IdempotencyWindow(YamlMap m)
+    {
+        var window = m.Duration("idempotency_window");
+        if (window == TimeSpan.Zero)
+        {
+            // Zero would make every key expired at once: keyed pushes would never dedupe.
+            m.Context.Error(m.Value("idempotency_window")!, $"{RepoConfig.FileName}: 'idempotency_window' must be longer than 0, e.g. 24h");
+            return null;
+        }
+
+        return window;
     }
 
     private static ServerConfig Server(YamlMap parent, ServerConfig defaults)

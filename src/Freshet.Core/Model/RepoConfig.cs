@@ -15,11 +15,23 @@ public sealed record RepoConfig(string Project)
     /// <summary>The offline store.</summary>
     public StoreConfig OfflineStore { get; init; } = new("duckdb");
 
+    /// <summary>How <c>s3://</c> batch sources are reached.</summary>
+    public S3Config S3 { get; init; } = new();
+
     /// <summary>The registry store.</summary>
     public StoreConfig Registry { get; init; } = new("file");
 
     /// <summary>Serving settings.</summary>
     public ServerConfig Server { get; init; } = new();
+
+    /// <summary>
+    /// How long a pushed row's idempotency key dedupes (<c>idempotency_window</c>, default 24h): a key seen less
+    /// than this long ago skips the row; older keys are collected.
+    /// </summary>
+    public TimeSpan IdempotencyWindow { get; init; } = DefaultIdempotencyWindow;
+
+    /// <summary>The default <see cref="IdempotencyWindow"/>: a day covers a client's retries across an outage or a restart.</summary>
+    public static readonly TimeSpan DefaultIdempotencyWindow = TimeSpan.FromHours(24);
 
     /// <summary>Online store types this version knows.</summary>
     public static readonly IReadOnlyList<string> OnlineStoreTypes = ["rocksdb", "memory", "redis", "postgres"];

@@ -59,39 +59,21 @@ public sealed partial class FeatureStore
             return await PushOnceAsync(pushSource, rows, to, null, cancellationToken);
         }
 
-        // Rows with an idempotency key already seen for this source are skipped; the new keys are stored in the
-        // same atomic batch as the tiles they fed. Idempotent pushes are serialized so two cannot both miss a key.
+        // Rows with an idempotency key seen for this source within the idempotency window are skipped; the new
+        // keys are stored in the same atomic batch as the tiles they fed. Idempotent pushes are serialized so two
+        // cannot both miss a key.
         await _idempotency.WaitAsync(cancellationToken);
         try
         {
-            var keys = rows.Column(IdempotencyKeyColumn)!;
-            var storeKeys = new OnlineKey[rows.RowCount];
-            for (var r = 0; r < rows.RowCount; r++)
+            var (fresh, keyPuts) = await FreshIdempotentRowsAsync(pushSource, rows, cancellationToken);
+            var result = await PushOnceAsync(pushSource, rows.Select(fresh), to, keyPuts, cancellationToken);
+            await CollectExpiredKeysIfDueAsync(rows.RowCount);
+            return result with
             {
-                if (keys[r].IsNull || keys[r].Kind != Values.ValueKind.String)
-                {
-                    throw new RequestException($"df.{IdempotencyKeyColumn}[{r}]", "wrong_type", $"'{IdempotencyKeyColumn}' must be a string in every row (row {r} is not)");
-                }
-
-                storeKeys[r] = new OnlineKey(IdempotencyNamespace, System.Text.Encoding.UTF8.GetBytes(pushSource + "\0" + keys[r].AsString()));
-            }
-
-            var seen = new byte[]?[storeKeys.Length];
-            await Online.ReadAsync(storeKeys, seen, cancellationToken);
-            var fresh = new List<int>();
-            var inRequest = new HashSet<string>(StringComparer.Ordinal);
-            for (var r = 0; r < rows.RowCount; r++)
-            {
-                if (seen[r] is null && inRequest.Add(keys[r].AsString()))
-                {
-                    fresh.Add(r);
-                }
-            }
-
-            var now = BitConverter.GetBytes(Values.Micros.From(Now));
-            var puts = fresh.Select(r => new OnlinePut(IdempotencyNamespace, storeKeys[r].EntityKey, now)).ToList();
-            var result = await PushOnceAsync(pushSource, rows.Select(fresh), to, puts, cancellationToken);
-            return result with { Rows = rows.RowCount, DuplicatesSkipped = rows.RowCount - fresh.Count };
+                Rows = rows.RowCount,
+                DuplicatesSkipped = rows.RowCount - fresh.Count,
+                Rejections = [.. result.Rejections.Select(r => r with { Row = fresh[r.Row] })],
+            };
         }
         finally
         {
@@ -147,7 +129,7 @@ public sealed partial class FeatureStore
         }
 
         var aggregated = 0;
-        var rejected = 0;
+        var rejections = new List<PushRejection>();
         if (to is PushTarget.Online or PushTarget.OnlineAndOffline)
         {
             // All views of the source, their dead letters and the idempotency keys: one atomic batch.
@@ -156,16 +138,17 @@ public sealed partial class FeatureStore
                 perView =>
                 {
                     var puts = new List<OnlinePut>(keyPuts ?? []);
+                    rejections.Clear();
                     for (var v = 0; v < perView.Count; v++)
                     {
                         puts.AddRange(DeadLetterPuts(pushSource, aggregationViews[v].View.Name, rows, perView[v]));
+                        rejections.AddRange(perView[v].Select(r => new PushRejection(aggregationViews[v].View.Name, r.Row, r.Code, r.Reason)));
                     }
 
                     return puts;
                 },
                 cancellationToken);
             aggregated = result.Applied;
-            rejected = result.Rejected.Count;
         }
         else if (keyPuts is { Count: > 0 })
         {
@@ -175,7 +158,8 @@ public sealed partial class FeatureStore
         return new PushResult(rows.RowCount, [.. views.Select(v => v.Name), .. aggregationViews.Select(a => a.View.Name)], applied, offlineFile)
         {
             EventsAggregated = aggregated,
-            EventsRejected = rejected,
+            EventsRejected = rejections.Count,
+            Rejections = rejections,
         };
     }
 
@@ -211,7 +195,7 @@ public sealed partial class FeatureStore
 /// <summary>What a push did.</summary>
 public sealed record PushResult(int Rows, IReadOnlyList<string> Views, int OnlineRowsApplied, string? OfflineFile)
 {
-    /// <summary>Rows skipped because their idempotency key was pushed before (or twice in the request).</summary>
+    /// <summary>Rows skipped because their idempotency key was pushed within the idempotency window (or twice in the request).</summary>
     public int DuplicatesSkipped { get; init; }
 
     /// <summary>Events applied to the tiles of aggregation views (an event counts once per view).</summary>
@@ -219,4 +203,10 @@ public sealed record PushResult(int Rows, IReadOnlyList<string> Views, int Onlin
 
     /// <summary>Events not applied (too late, too far in the future), recorded in the dead-letter store.</summary>
     public int EventsRejected { get; init; }
+
+    /// <summary>The events not applied, per view: the row of the push, the code and the reason.</summary>
+    public IReadOnlyList<PushRejection> Rejections { get; init; } = [];
 }
+
+/// <summary>A pushed row that an aggregation view did not apply (<c>too_late</c>, <c>too_far_in_future</c>).</summary>
+public sealed record PushRejection(string View, int Row, string Code, string Reason);

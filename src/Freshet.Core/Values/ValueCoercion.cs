@@ -64,9 +64,15 @@ public static class ValueCoercion
                 error = $"'{value.AsString()}' is not an RFC 3339 timestamp";
                 return false;
             case ValueKind.Timestamp when value.Kind == ValueKind.Int64:
-                // Unix seconds, as Feast's unix_timestamp_val.
-                result = FeatureValue.FromTimestampMicros(checked(value.AsInt64() * 1_000_000));
-                return true;
+                // Unix seconds, as Feast's unix_timestamp_val; beyond years 1 to 9999 the microseconds would overflow.
+                if (value.AsInt64() is >= -62_135_596_800 and <= 253_402_300_799)
+                {
+                    result = FeatureValue.FromTimestampMicros(value.AsInt64() * 1_000_000);
+                    return true;
+                }
+
+                error = $"{value.AsInt64()} is not a time in years 1 to 9999 (whole seconds since 1970)";
+                return false;
             case ValueKind.Bytes when value.Kind == ValueKind.String:
                 try
                 {

@@ -25,8 +25,8 @@ internal sealed class ServingServiceImpl(FeatureStore store) : ServingService.Se
         try
         {
             var entities = new Dictionary<string, FeatureValue[]>(StringComparer.Ordinal);
-            AddColumns(request.Entities, "entities", entities);
-            AddColumns(request.RequestContext, "request_context", entities);
+            ProtoColumns.AddColumns(request.Entities, "entities", entities);
+            ProtoColumns.AddColumns(request.RequestContext, "request_context", entities);
             var online = new OnlineRequest
             {
                 Features = request.KindCase == GetOnlineFeaturesRequest.KindOneofCase.Features ? [.. request.Features.Val] : null,
@@ -39,48 +39,9 @@ internal sealed class ServingServiceImpl(FeatureStore store) : ServingService.Se
         }
         catch (RequestException e)
         {
-            var code = e.Status == 413 ? StatusCode.ResourceExhausted : e.Code.StartsWith("unknown", StringComparison.Ordinal) ? StatusCode.NotFound : StatusCode.InvalidArgument;
-            throw new RpcException(new Status(code, $"{e.Field}: {e.Message}"));
+            throw ProtoColumns.ToRpcException(e, e.Field);
         }
     }
-
-    private static void AddColumns(Google.Protobuf.Collections.MapField<string, RepeatedValue> map, string field, Dictionary<string, FeatureValue[]> columns)
-    {
-        foreach (var (name, repeated) in map)
-        {
-            var values = new FeatureValue[repeated.Val.Count];
-            for (var i = 0; i < values.Length; i++)
-            {
-                values[i] = FromProto(repeated.Val[i]);
-            }
-
-            if (!columns.TryAdd(name, values))
-            {
-                throw new RequestException($"{field}.{name}", "duplicate_column", $"column '{name}' is given twice");
-            }
-        }
-    }
-
-    internal static FeatureValue FromProto(ProtoValue v) => v.ValCase switch
-    {
-        ProtoValue.ValOneofCase.BytesVal => FeatureValue.FromBytes(v.BytesVal.ToByteArray()),
-        ProtoValue.ValOneofCase.StringVal => FeatureValue.FromString(v.StringVal),
-        ProtoValue.ValOneofCase.Int32Val => FeatureValue.FromInt32(v.Int32Val),
-        ProtoValue.ValOneofCase.Int64Val => FeatureValue.FromInt64(v.Int64Val),
-        ProtoValue.ValOneofCase.DoubleVal => FeatureValue.FromFloat64(v.DoubleVal),
-        ProtoValue.ValOneofCase.FloatVal => FeatureValue.FromFloat32(v.FloatVal),
-        ProtoValue.ValOneofCase.BoolVal => FeatureValue.FromBool(v.BoolVal),
-        ProtoValue.ValOneofCase.UnixTimestampVal => FeatureValue.FromTimestampMicros(v.UnixTimestampVal * 1_000_000),
-        ProtoValue.ValOneofCase.BytesListVal => FeatureValue.FromList(ValueKind.BytesList, v.BytesListVal.Val.Select(b => b.ToByteArray()).ToArray()),
-        ProtoValue.ValOneofCase.StringListVal => FeatureValue.FromList(ValueKind.StringList, v.StringListVal.Val.ToArray()),
-        ProtoValue.ValOneofCase.Int32ListVal => FeatureValue.FromList(ValueKind.Int32List, v.Int32ListVal.Val.ToArray()),
-        ProtoValue.ValOneofCase.Int64ListVal => FeatureValue.FromList(ValueKind.Int64List, v.Int64ListVal.Val.ToArray()),
-        ProtoValue.ValOneofCase.DoubleListVal => FeatureValue.FromList(ValueKind.Float64List, v.DoubleListVal.Val.ToArray()),
-        ProtoValue.ValOneofCase.FloatListVal => FeatureValue.FromList(ValueKind.Float32List, v.FloatListVal.Val.ToArray()),
-        ProtoValue.ValOneofCase.BoolListVal => FeatureValue.FromList(ValueKind.BoolList, v.BoolListVal.Val.ToArray()),
-        ProtoValue.ValOneofCase.UnixTimestampListVal => FeatureValue.FromList(ValueKind.TimestampList, v.UnixTimestampListVal.Val.Select(s => s * 1_000_000).ToArray()),
-        _ => FeatureValue.Null,
-    };
 
     internal static ProtoValue ToProto(in FeatureValue v)
     {

@@ -35,6 +35,7 @@ internal static class FeastHttpEndpoints
                 w.WriteNumber("online_rows_applied", result.OnlineRowsApplied);
                 w.WriteNumber("events_aggregated", result.EventsAggregated);
                 w.WriteNumber("events_rejected", result.EventsRejected);
+                w.WriteNumber("duplicates_skipped", result.DuplicatesSkipped);
                 if (result.OfflineFile is not null)
                 {
                     w.WriteString("offline_file", result.OfflineFile);
