@@ -169,7 +169,7 @@ internal sealed class LatestQuery
         }
     }
 
-    private static RequestException Failure(DuckDBException e, string view, string path)
+    internal static RequestException Failure(DuckDBException e, string view, string path)
     {
         var field = $"{view}.source";
         if (e.Message.Contains("No files found", StringComparison.Ordinal))
@@ -181,7 +181,7 @@ internal sealed class LatestQuery
         return new RequestException(field, code, $"view '{view}': reading '{path}' failed: {e.Message}");
     }
 
-    private static Dictionary<string, string> Describe(DuckDBConnection connection, string scan, string view, string path)
+    internal static Dictionary<string, string> Describe(DuckDBConnection connection, string scan, string view, string path)
     {
         using var command = connection.CreateCommand();
         command.CommandText = $"DESCRIBE SELECT * FROM {scan}";
@@ -203,7 +203,7 @@ internal sealed class LatestQuery
         }
     }
 
-    private static string Require(Dictionary<string, string> sourceTypes, string name, string view, FileSource source, string path)
+    internal static string Require(Dictionary<string, string> sourceTypes, string name, string view, FileSource source, string path)
     {
         if (sourceTypes.TryGetValue(name, out var type) && name != DuckDbSql.FileColumn)
         {
@@ -215,18 +215,18 @@ internal sealed class LatestQuery
             $"view '{view}': column '{name}' is not in source '{source.Name}' (file '{path}'); its columns are: {present}");
     }
 
-    private static RequestException NotATimestamp(string view, string name, string sourceType, string path) =>
+    internal static RequestException NotATimestamp(string view, string name, string sourceType, string path) =>
         new($"{view}.{name}", "wrong_type", $"view '{view}': column '{name}' in file '{path}' is {sourceType}, not a timestamp (expected a TIMESTAMP, DATE, text or Unix seconds)");
 
     /// <summary>An instant expression over a timestamp-like column, and how to type a microsecond bound like it.</summary>
-    private sealed record Instant(string Expression, bool Naive)
+    internal sealed record Instant(string Expression, bool Naive)
     {
         public string Bound(string micros) => Naive
             ? $"make_timestamp(CAST({micros} AS BIGINT))"
             : $"CAST(make_timestamp(CAST({micros} AS BIGINT)) AS TIMESTAMPTZ)";
     }
 
-    private static Instant? Timestamp(string sourceType, string name)
+    internal static Instant? Timestamp(string sourceType, string name)
     {
         var column = DuckDbSql.Identifier(name);
 

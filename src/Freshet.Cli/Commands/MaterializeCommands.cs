@@ -115,7 +115,7 @@ internal static class MaterializeCommands
     /// Rows, rows/s and ETA per view on stderr: redrawn in place at a terminal (at most 10 times a second), one
     /// line per view otherwise, so logs stay readable.
     /// </summary>
-    private sealed class ProgressBar(TextWriter err, bool animated) : IProgress<MaterializeProgress>
+    internal sealed class ProgressBar(TextWriter err, bool animated) : IProgress<MaterializeProgress>
     {
         private const int Width = 30;
         private readonly Stopwatch _sinceDraw = Stopwatch.StartNew();
