@@ -24,6 +24,13 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
     /// <summary>The namespace of stored source positions.</summary>
     public const string OffsetsNamespace = "__offsets";
 
+    /// <summary>
+    /// How long one poll may wait for the first event. Sources return as soon as one arrives, so this bounds only
+    /// idle loops; it is long enough for NATS to long-poll (its client wants fetch expiries above 1 s) rather than
+    /// repeat no-wait fetches, which would add their spacing to every event's latency.
+    /// </summary>
+    public static readonly TimeSpan PollWait = TimeSpan.FromSeconds(2);
+
     /// <summary>How much longer than the idle limit a catch-up run waits for a source that never starts consuming.</summary>
     public static readonly TimeSpan NotConsumingGrace = TimeSpan.FromMinutes(1);
 
@@ -82,7 +89,7 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
             IReadOnlyList<SourceEvent> events;
             try
             {
-                events = await source.PollAsync(maxBatch, TimeSpan.FromMilliseconds(200), cancellationToken);
+                events = await source.PollAsync(maxBatch, PollWait, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
