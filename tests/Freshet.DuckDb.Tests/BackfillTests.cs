@@ -119,6 +119,38 @@ public sealed class BackfillTests : IDisposable
     }
 
     [Fact]
+    public async Task The_stream_processor_skips_events_before_the_cut_over_and_counts_them()
+    {
+        var txns = Generate(60, seed: 3);
+        var cut = Start.AddHours(10);
+        var before = txns.Count(t => t.Micros < Micros.From(cut));
+        WriteTxns("data/txns/all.parquet", txns);
+
+        await using var all = await OpenAsync();
+        await PushAsync(all, txns, expectSkipped: 0);
+        await using var lambda = await OpenAsync();
+        await new DuckDbBackfill().RunAsync(lambda, "stats", cut);
+
+        var sink = new RecordingSink();
+        var processor = new StreamProcessor(lambda, "txns", sink);
+        var events = txns.Select((t, i) => new SourceEvent("0", i, null, System.Text.Encoding.UTF8.GetBytes(
+            $$"""{"ts":"{{Micros.ToRfc3339(t.Micros)}}","account_id":"{{t.Account}}","merchant_id":"{{t.Merchant}}","amount":{{t.Amount.ToString("R", CultureInfo.InvariantCulture)}},"card_present":{{(t.CardPresent ? "true" : "false")}}}"""), null)).ToList();
+        var result = await processor.ProcessAsync(events);
+        Assert.Empty(sink.Letters);
+        Assert.Equal(before, result.EventsSkippedBeforeCutOver);
+        Assert.Equal(txns.Count - before, result.Aggregated);
+
+        var (expected, actual) = (await ReadAsync(all), await ReadAsync(lambda));
+        for (var f = 0; f < expected.FeatureNames.Count; f++)
+        {
+            for (var r = 0; r < Accounts.Length; r++)
+            {
+                AssertSame(expected.Columns[f].Values[r], actual.Columns[f].Values[r], $"{expected.FeatureNames[f]} of {Accounts[r]}");
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_second_backfill_is_refused_unless_replace_and_replace_does_not_double_count()
     {
         var txns = Generate(120, seed: 11);
