@@ -105,8 +105,7 @@ public sealed class DuckDbBackfill(int batchSize = 10_000)
             throw new RequestException("until", "cut_over_too_early", $"view '{view}': the stream has applied events up to {Micros.ToRfc3339(Micros.From(freshness.NewestEvent))}; a replace with cut-over {Micros.ToRfc3339(cut)} would delete them. Use a cut-over after that time");
         }
 
-        await store.Online.DeleteViewAsync(view, ct);
-        await store.Online.PutAsync([new OnlinePut(AggregationEngine.FreshnessNamespace, System.Text.Encoding.UTF8.GetBytes(view), null), new OnlinePut(AggregationEngine.CutOverNamespace, AggregationEngine.CutOverKey(view), null)], ct);
+        await AggregationEngine.DeleteViewDataAsync(store.Online, view, ct);
         store.Engine.ForgetCachedViewState(view);
     }
 

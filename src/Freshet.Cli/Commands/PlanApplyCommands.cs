@@ -144,7 +144,7 @@ internal static class PlanApplyCommands
         {
             foreach (var view in views)
             {
-                var removed = await online.DeleteViewAsync(view, ct);
+                var removed = await Freshet.Aggregates.AggregationEngine.DeleteViewDataAsync(online, view, ct);
                 ctx.Err.WriteLine($"removed {removed} online row{(removed == 1 ? "" : "s")} of view '{view}'");
             }
         }

@@ -23,6 +23,19 @@ public sealed partial class AggregationEngine
     /// <summary>The store key of a view's cut-over row.</summary>
     public static byte[] CutOverKey(string view) => Encoding.UTF8.GetBytes(view);
 
+    /// <summary>
+    /// Deletes everything a view keeps online: its rows (tiles or plain rows), its freshness row and its cut-over,
+    /// so a later view of the same name starts clean. Returns the number of rows of the view deleted.
+    /// </summary>
+    public static async ValueTask<long> DeleteViewDataAsync(IOnlineStore store, string view, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(view);
+        var removed = await store.DeleteViewAsync(view, cancellationToken);
+        await store.PutAsync([new OnlinePut(FreshnessNamespace, Encoding.UTF8.GetBytes(view), null), new OnlinePut(CutOverNamespace, CutOverKey(view), null)], cancellationToken);
+        return removed;
+    }
+
     /// <summary>The stored form of a cut-over time.</summary>
     public static byte[] EncodeCutOver(long micros)
     {

@@ -88,7 +88,8 @@ public sealed partial class FeatureStore : IAsyncDisposable
             {
                 if (previous.Index.View(name) is { Kind: ObjectKind.FeatureView or ObjectKind.AggregationView } && next.Index.View(name) is null)
                 {
-                    await Online.DeleteViewAsync(name, cancellationToken);
+                    await AggregationEngine.DeleteViewDataAsync(Online, name, cancellationToken);
+                    Engine.ForgetCachedViewState(name);
                 }
             }
 
