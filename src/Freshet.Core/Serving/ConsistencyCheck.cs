@@ -30,22 +30,67 @@ public static class ConsistencyCheck
     /// compares them at <paramref name="times"/>. An unknown view, a view that is not an aggregation view, or no
     /// times is a <see cref="RequestException"/>.
     /// </summary>
-    public static async Task<ConsistencyReport> RunAsync(RegistryState state, RepoConfig config, string repoDirectory, string viewName,
+    public static Task<ConsistencyReport> RunAsync(RegistryState state, RepoConfig config, string repoDirectory, string viewName,
         ColumnTable events, IReadOnlyList<DateTimeOffset> times, ConsistencyOptions? options = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(state);
-        ArgumentNullException.ThrowIfNull(events);
         ArgumentNullException.ThrowIfNull(times);
-        options ??= new ConsistencyOptions();
         if (times.Count == 0)
         {
             throw new RequestException("at", "missing_times", "give at least one time to compare at");
         }
 
-        var at = times.Select(Micros.From).Distinct().Order().ToArray();
+        return RunAsync(state, config, repoDirectory, viewName, events, _ => times, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// As <see cref="RunAsync(RegistryState, RepoConfig, string, string, ColumnTable, IReadOnlyList{DateTimeOffset}, ConsistencyOptions?, CancellationToken)"/>,
+    /// at every <paramref name="every"/> from the first event to the last, and once more just after the last event
+    /// (so every event is counted at least once). More than <see cref="MaxTimes"/> times is a <see cref="RequestException"/>.
+    /// </summary>
+    public static Task<ConsistencyReport> RunEveryAsync(RegistryState state, RepoConfig config, string repoDirectory, string viewName,
+        ColumnTable events, TimeSpan every, ConsistencyOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        if (every <= TimeSpan.Zero)
+        {
+            throw new RequestException("at_every", "bad_option", "the interval between times must be longer than 0");
+        }
+
+        return RunAsync(state, config, repoDirectory, viewName, events, ordered =>
+        {
+            if (ordered.Length == 0)
+            {
+                throw new RequestException("events", "no_events", $"the events hold no usable event of view '{viewName}', so there is no first and last event to step between");
+            }
+
+            long first = ordered[0].EventMicros, last = ordered[^1].EventMicros, step = Micros.Of(every);
+            if ((last - first) / step + 2 > MaxTimes)
+            {
+                throw new RequestException("at_every", "too_many_times", $"every {Durations.Format(every)} from the first to the last event is more than {MaxTimes} times; give a longer interval");
+            }
+
+            var times = new List<DateTimeOffset>();
+            for (var t = first; t <= last; t += step)
+            {
+                times.Add(Micros.ToDateTimeOffset(t));
+            }
+
+            times.Add(Micros.ToDateTimeOffset(last + 1));
+            return times;
+        }, options, cancellationToken);
+    }
+
+    /// <summary>The most times one check reads at (each reads every entity).</summary>
+    public const int MaxTimes = 100_000;
+
+    private static async Task<ConsistencyReport> RunAsync(RegistryState state, RepoConfig config, string repoDirectory, string viewName,
+        ColumnTable events, Func<AggregationEvent[], IReadOnlyList<DateTimeOffset>> timesOf, ConsistencyOptions? options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(events);
+        options ??= new ConsistencyOptions();
         var registry = new InMemoryRegistryStore();
         await registry.CommitAsync(state, 0, cancellationToken);
-        var clock = new ReplayClock(Micros.ToDateTimeOffset(at[0]));
+        var clock = new ReplayClock(DateTimeOffset.UnixEpoch);
         await using var store = await FeatureStore.OpenAsync(registry, new InMemoryOnlineStore(), config, repoDirectory, new FeatureStoreOptions { Clock = clock }, cancellationToken);
         var view = store.Registry.Index.View(viewName)?.View switch
         {
@@ -54,10 +99,23 @@ public static class ConsistencyCheck
             _ => throw new RequestException("view", "not_an_aggregation_view", $"view '{viewName}' is not an aggregation view; the consistency check compares aggregation views"),
         };
         var compiled = store.Registry.Aggregation(view);
+
+        // A column missing from the whole file is a wrong file, not rows to skip.
+        var present = string.Join(", ", events.Names);
+        foreach (var name in compiled.Keys.Select(k => k.Name).Append(compiled.TimestampField).Concat(compiled.Columns.Select(c => c.Name)))
+        {
+            if (events.Column(name) is null)
+            {
+                throw new RequestException($"events.{name}", "missing_column", $"the events have no column '{name}', which view '{view.Name}' reads; their columns are: {present}");
+            }
+        }
+
         var (converted, bad) = AggregationEngine.ToEvents(compiled, events, rejectBadRows: true, field: "events");
 
         // Event-time order; equal times keep file order, which both sides then see alike.
         var ordered = converted.OrderBy(e => e.EventMicros).ThenBy(e => e.Row).ToArray();
+        var at = timesOf(ordered).Select(Micros.From).Distinct().Order().ToArray();
+        clock.Now = Micros.ToDateTimeOffset(at[0]);
         var entities = Entities(ordered, compiled, events);
         var slots = compiled.Aggregations;
         var offline = Offline(compiled, ordered, entities, at);
