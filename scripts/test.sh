@@ -28,9 +28,25 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Freshet.slnx -c Release --nologo -v quiet
 log="$(mktemp -t freshet-test.XXXXXX.log)"
 set +e
-dotnet test Freshet.slnx -c Release --no-build --nologo -v quiet "$@" 2>&1 | tee "$log"
+results="$(mktemp -d -t freshet-results.XXXXXX)"
+dotnet test Freshet.slnx -c Release --no-build --nologo -v quiet --logger trx --results-directory "$results" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+
+# The quiet console names failed tests but not why: print each failure's message and stack from the TRX files.
+if [ "$status" -ne 0 ] && command -v python3 >/dev/null 2>&1; then
+  python3 - "$results" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for path in glob.glob(sys.argv[1] + "/*.trx"):
+    for r in ET.parse(path).getroot().iterfind(".//t:UnitTestResult[@outcome='Failed']", ns):
+        print("FAILED", r.get("testName"), "(" + r.get("duration", "") + ")")
+        for tag in ("Message", "StackTrace"):
+            e = r.find(".//t:ErrorInfo/t:" + tag, ns)
+            if e is not None and e.text:
+                print("  " + e.text.strip().replace("\n", "\n  ")[:4000])
+PY
+fi
 
 # One closing line that CI reads: "N passed, N failed".
 passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')

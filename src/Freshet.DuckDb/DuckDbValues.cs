@@ -145,4 +145,28 @@ internal static class DuckDbValues
         stream.CopyTo(copy);
         return copy.ToArray();
     }
+
+    /// <summary>
+    /// Appends one value to a DuckDB appender row in its staging form: timestamps (and timestamp lists) as epoch
+    /// microseconds, typed when the staging table is exported; the value has its column's kind (or is null).
+    /// </summary>
+    public static void AppendStaged(IDuckDBAppenderRow row, FeatureValue v) => _ = v.Kind switch
+    {
+        ValueKind.Null => row.AppendNullValue(),
+        ValueKind.Bool => row.AppendValue((bool?)v.AsBool()),
+        ValueKind.Int32 => row.AppendValue((int?)v.AsInt32()),
+        ValueKind.Int64 => row.AppendValue((long?)v.AsInt64()),
+        ValueKind.Timestamp => row.AppendValue((long?)v.TimestampMicros),
+        ValueKind.Float32 => row.AppendValue((float?)v.AsFloat32()),
+        ValueKind.Float64 => row.AppendValue((double?)v.AsFloat64()),
+        ValueKind.String => row.AppendValue(v.AsString()),
+        ValueKind.Bytes => row.AppendValue(v.AsBytes()),
+        ValueKind.BoolList => row.AppendValue((bool[])v.AsList()),
+        ValueKind.Int32List => row.AppendValue((int[])v.AsList()),
+        ValueKind.Int64List or ValueKind.TimestampList => row.AppendValue((long[])v.AsList()),
+        ValueKind.Float32List => row.AppendValue((float[])v.AsList()),
+        ValueKind.Float64List => row.AppendValue((double[])v.AsList()),
+        ValueKind.StringList => row.AppendValue((string[])v.AsList()),
+        _ => row.AppendValue((byte[][])v.AsList()),
+    };
 }

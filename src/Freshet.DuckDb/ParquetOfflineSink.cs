@@ -87,35 +87,11 @@ public sealed class DuckDbOfflineSink : IOfflineSink
             var row = appender.CreateRow();
             foreach (var column in columns)
             {
-                Append(row, column.Values[r]);
+                DuckDbValues.AppendStaged(row, column.Values[r]);
             }
 
             row.EndRow();
         }
-    }
-
-    private static void Append(IDuckDBAppenderRow row, FeatureValue v)
-    {
-        // Timestamps (and timestamp lists) are staged as epoch microseconds and typed on export.
-        _ = v.Kind switch
-        {
-            ValueKind.Null => row.AppendNullValue(),
-            ValueKind.Bool => row.AppendValue((bool?)v.AsBool()),
-            ValueKind.Int32 => row.AppendValue((int?)v.AsInt32()),
-            ValueKind.Int64 => row.AppendValue((long?)v.AsInt64()),
-            ValueKind.Timestamp => row.AppendValue((long?)v.TimestampMicros),
-            ValueKind.Float32 => row.AppendValue((float?)v.AsFloat32()),
-            ValueKind.Float64 => row.AppendValue((double?)v.AsFloat64()),
-            ValueKind.String => row.AppendValue(v.AsString()),
-            ValueKind.Bytes => row.AppendValue(v.AsBytes()),
-            ValueKind.BoolList => row.AppendValue((bool[])v.AsList()),
-            ValueKind.Int32List => row.AppendValue((int[])v.AsList()),
-            ValueKind.Int64List or ValueKind.TimestampList => row.AppendValue((long[])v.AsList()),
-            ValueKind.Float32List => row.AppendValue((float[])v.AsList()),
-            ValueKind.Float64List => row.AppendValue((double[])v.AsList()),
-            ValueKind.StringList => row.AppendValue((string[])v.AsList()),
-            _ => row.AppendValue((byte[][])v.AsList()),
-        };
     }
 
     private static List<SinkColumn> Columns(PushSource source, ColumnTable rows)

@@ -131,8 +131,10 @@ public sealed class NatsEventSource : IEventSource
                 var left = deadline - DateTime.UtcNow;
 
                 // The client wants a fetch expiry above 1 s: shorter waits are no-wait fetches a little apart.
-                var wait = left >= LongPollThreshold;
-                var opts = wait ? new NatsJSFetchOpts { MaxMsgs = maxEvents - batch.Count, Expires = left } : new NatsJSFetchOpts { MaxMsgs = maxEvents - batch.Count };
+                // A long poll asks for ONE message, so it ends as soon as the first event arrives (a pull for
+                // N would wait for N or the expiry); the rest of the batch is then taken without waiting.
+                var wait = batch.Count == 0 && left >= LongPollThreshold;
+                var opts = wait ? new NatsJSFetchOpts { MaxMsgs = 1, Expires = left } : new NatsJSFetchOpts { MaxMsgs = maxEvents - batch.Count };
                 var messages = wait
                     ? _consumer.FetchAsync(opts, NatsRawSerializer<byte[]>.Default, token)
                     : _consumer.FetchNoWaitAsync(opts, NatsRawSerializer<byte[]>.Default, token);
@@ -142,6 +144,12 @@ public sealed class NatsEventSource : IEventSource
                 }
 
                 left = deadline - DateTime.UtcNow;
+                if (wait && batch.Count > 0 && batch.Count < maxEvents)
+                {
+                    // The first event came: take what else is already there.
+                    continue;
+                }
+
                 if (batch.Count > 0 || left <= TimeSpan.Zero)
                 {
                     break;

@@ -33,7 +33,7 @@ public sealed class RocksDbKillTests : IDisposable
         var crasher = Path.Combine(AppContext.BaseDirectory, "Freshet.RocksDb.Crasher.dll");
         Assert.True(File.Exists(crasher), $"{crasher} is missing; build tests/Freshet.Conformance.Tests");
         var random = new Random(20261129);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(25));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120)); // a hang guard: five process starts can be slow on a loaded machine
 
         // Several rounds against the same directory: each reopens a store recovered from the previous kill.
         for (var round = 0; round < 5; round++)
@@ -98,7 +98,7 @@ public sealed class RocksDbKillTests : IDisposable
         var crasher = Path.Combine(AppContext.BaseDirectory, "Freshet.RocksDb.Crasher.dll");
         Assert.True(File.Exists(crasher), $"{crasher} is missing; build tests/Freshet.Conformance.Tests");
         var random = new Random(20261130);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(25));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120)); // a hang guard: five process starts can be slow on a loaded machine
 
         // Each round resumes from the offset the previous kill left stored, as a real processor does.
         var acked = -1L;

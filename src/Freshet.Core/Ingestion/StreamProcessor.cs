@@ -9,7 +9,11 @@ using Freshet.Values;
 namespace Freshet.Ingestion;
 
 /// <summary>What one processed batch did.</summary>
-public sealed record StreamBatchResult(int Events, int Aggregated, int Rejected, int PlainRowsApplied, IReadOnlyDictionary<string, long> NextOffsets);
+public sealed record StreamBatchResult(int Events, int Aggregated, int Rejected, int PlainRowsApplied, IReadOnlyDictionary<string, long> NextOffsets)
+{
+    /// <summary>Events skipped by an aggregation view because they are before its backfill cut-over (counted once per view).</summary>
+    public int EventsSkippedBeforeCutOver { get; init; }
+}
 
 /// <summary>
 /// Runs a stream source (Kafka, NATS) into the views that read it, with an exactly-once effect (DESIGN §3): for each
@@ -24,8 +28,18 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
     /// <summary>The namespace of stored source positions.</summary>
     public const string OffsetsNamespace = "__offsets";
 
+    /// <summary>
+    /// How long one poll may wait for the first event. Sources return as soon as one arrives, so this bounds only
+    /// idle loops; it is long enough for NATS to long-poll (its client wants fetch expiries above 1 s) rather than
+    /// repeat no-wait fetches, which would add their spacing to every event's latency.
+    /// </summary>
+    public static readonly TimeSpan PollWait = TimeSpan.FromSeconds(2);
+
     /// <summary>How much longer than the idle limit a catch-up run waits for a source that never starts consuming.</summary>
     public static readonly TimeSpan NotConsumingGrace = TimeSpan.FromMinutes(1);
+
+    // The registry version the engine's cached cut-overs were read under: they are read again on each new version.
+    private long _cutOverVersion = -1;
 
     /// <summary>The source's name.</summary>
     public string SourceName { get; } = sourceName;
@@ -82,7 +96,7 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
             IReadOnlyList<SourceEvent> events;
             try
             {
-                events = await source.PollAsync(maxBatch, TimeSpan.FromMilliseconds(200), cancellationToken);
+                events = await source.PollAsync(maxBatch, PollWait, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -108,6 +122,11 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
     {
         ArgumentNullException.ThrowIfNull(events);
         var registry = store.Registry;
+        if (Interlocked.Exchange(ref _cutOverVersion, registry.Version) != registry.Version)
+        {
+            store.Engine.ForgetCachedViewState();
+        }
+
         var source = registry.Index.Source(SourceName) ?? throw new InvalidOperationException($"source '{SourceName}' is not in the registry (version {registry.Version})");
         var aggregationViews = registry.Index.Repo.AggregationViews.Where(v => v.Source == SourceName && v.Online).Select(registry.Aggregation).ToList();
         var plainViews = registry.Index.Repo.FeatureViews.Where(v => v.Source == SourceName && v.Online).ToList();
@@ -145,6 +164,7 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
         }
 
         var batches = new List<(CompiledAggregationView, IReadOnlyList<AggregationEvent>)>(aggregationViews.Count);
+        var skipped = 0;
         foreach (var v in aggregationViews)
         {
             // Rows the view cannot use (a null join key it needs, a value of the wrong type) are dead letters too.
@@ -155,7 +175,10 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
                 letters.Add(new RejectedEvent(SourceName, r.Code, r.Reason, e.Value, v.View.Name, e.Partition, e.Offset));
             }
 
-            batches.Add((v, usable));
+            // Events before the view's cut-over are in its backfilled tiles already (lambda, DESIGN §3).
+            var (after, before) = await store.Engine.SkipBeforeCutOverAsync(v, usable, cancellationToken);
+            skipped += before;
+            batches.Add((v, after));
         }
 
         var offsets = next.Select(p => new OnlinePut(OffsetsNamespace, OffsetKey(SourceName, p.Key), LittleEndian(p.Value))).ToList();
@@ -179,7 +202,7 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
             return puts;
         }, cancellationToken);
 
-        return new StreamBatchResult(events.Count, applied.Applied, letters.Count, plainApplied, next);
+        return new StreamBatchResult(events.Count, applied.Applied, letters.Count, plainApplied, next) { EventsSkippedBeforeCutOver = skipped };
     }
 
     /// <summary>The store key of a source partition's position.</summary>

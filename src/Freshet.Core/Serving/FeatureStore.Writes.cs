@@ -103,8 +103,17 @@ public sealed partial class FeatureStore
         // as for plain views; events too late or too far in the future go to the dead-letter store.
         var aggregationViews = registry.Index.Repo.AggregationViews.Where(v => v.Source == pushSource && v.Online)
             .Select(v => registry.Aggregation(v))
-            .Select(c => (View: c.View, Compiled: c, AggregationEngine.ToEvents(c, rows, rejectBadRows: false).Events))
+            .Select(c => (View: c.View, Compiled: c, Events: (IReadOnlyList<AggregationEvent>)AggregationEngine.ToEvents(c, rows, rejectBadRows: false).Events))
             .ToList();
+
+        // Events before a view's backfill cut-over are in its tiles already (lambda, DESIGN §3): skipped, counted.
+        var skipped = 0;
+        for (var i = 0; i < aggregationViews.Count; i++)
+        {
+            var (after, before) = await Engine.SkipBeforeCutOverAsync(aggregationViews[i].Compiled, aggregationViews[i].Events, cancellationToken);
+            aggregationViews[i] = aggregationViews[i] with { Events = after };
+            skipped += before;
+        }
 
         string? offlineFile = null;
         if (to is PushTarget.Offline or PushTarget.OnlineAndOffline)
@@ -134,7 +143,7 @@ public sealed partial class FeatureStore
         {
             // All views of the source, their dead letters and the idempotency keys: one atomic batch.
             var result = await Engine.ApplyAsync(
-                [.. aggregationViews.Select(a => (a.Compiled, (IReadOnlyList<AggregationEvent>)a.Events))],
+                [.. aggregationViews.Select(a => (a.Compiled, a.Events))],
                 perView =>
                 {
                     var puts = new List<OnlinePut>(keyPuts ?? []);
@@ -160,6 +169,7 @@ public sealed partial class FeatureStore
             EventsAggregated = aggregated,
             EventsRejected = rejections.Count,
             Rejections = rejections,
+            EventsSkippedBeforeCutOver = skipped,
         };
     }
 
@@ -200,6 +210,9 @@ public sealed record PushResult(int Rows, IReadOnlyList<string> Views, int Onlin
 
     /// <summary>Events applied to the tiles of aggregation views (an event counts once per view).</summary>
     public int EventsAggregated { get; init; }
+
+    /// <summary>Events an aggregation view skipped because they are before its backfill cut-over (counted once per view).</summary>
+    public int EventsSkippedBeforeCutOver { get; init; }
 
     /// <summary>Events not applied (too late, too far in the future), recorded in the dead-letter store.</summary>
     public int EventsRejected { get; init; }
