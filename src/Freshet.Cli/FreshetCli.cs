@@ -41,6 +41,7 @@ public static class FreshetCli
         root.Subcommands.Add(MaterializeCommands.Materialize(Context, json));
         root.Subcommands.Add(MaterializeCommands.MaterializeIncremental(Context, json));
         root.Subcommands.Add(HistoricalCommand.Create(Context, json));
+        root.Subcommands.Add(ConsistencyCommand.Create(Context, json));
         root.Subcommands.Add(BackfillCommand.Create(Context, json));
         root.Subcommands.Add(IngestCommand.Create(Context));
         root.Subcommands.Add(DeadLetterCommands.Create(Context, json));
