@@ -135,7 +135,7 @@ public sealed class DuckDbBackfill(int batchSize = 10_000)
         {
             count.CommandText = $"SELECT count(*) FROM {scan} WHERE {where}";
             Bind(count, path, cut, oldest);
-            total = Guard(() => Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture), name, path, ct);
+            total = LatestQuery.Guard(() => Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture), name, path, ct);
         }
 
         progress?.Report(new MaterializeProgress(name, 0, total, clock.Elapsed));
@@ -144,13 +144,13 @@ public sealed class DuckDbBackfill(int batchSize = 10_000)
         command.UseStreamingMode = true;
         Bind(command, path, cut, oldest);
         using var cancel = ct.Register(command.Cancel);
-        using var reader = Guard(() => command.ExecuteReader(), name, path, ct);
+        using var reader = LatestQuery.Guard(() => command.ExecuteReader(), name, path, ct);
 
         var batch = NewBatch(columns.Length + 1);
         long rows = 0, applied = 0, rejected = 0, entities = 0;
         byte[]? lastEntity = null;
         var filled = 0;
-        while (Guard(reader.Read, name, path, ct))
+        while (LatestQuery.Guard(reader.Read, name, path, ct))
         {
             for (var c = 0; c < columns.Length; c++)
             {
@@ -200,28 +200,9 @@ public sealed class DuckDbBackfill(int batchSize = 10_000)
         var name = view.View.Name;
         var result = await store.Engine.ApplyAsync(view, events, refused =>
             store.Options.DeadLetters is { } sink && (unusable.Count > 0 || refused.Count > 0)
-                ? sink.Prepare([.. unusable.Concat(refused).Select(r => new RejectedEvent(source.Name, r.Code, r.Reason, Payload(table, r.Row), name))])
+                ? sink.Prepare([.. unusable.Concat(refused).Select(r => new RejectedEvent(source.Name, r.Code, r.Reason, RowJson.Write(table, r.Row), name))])
                 : [], ct);
         return (result.Applied, unusable.Count + result.Rejected.Count, entities, lastEntity);
-    }
-
-    /// <summary>A rejected row as a JSON object, as a pushed row's dead letter holds it (replayable as a push).</summary>
-    private static byte[] Payload(ColumnTable table, int row)
-    {
-        using var buffer = new MemoryStream();
-        using (var w = new System.Text.Json.Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            foreach (var name in table.Names)
-            {
-                w.WritePropertyName(name);
-                FeatureValueJson.Write(w, table.Column(name)![row]);
-            }
-
-            w.WriteEndObject();
-        }
-
-        return buffer.ToArray();
     }
 
     private static void Bind(DuckDBCommand command, string path, long cut, long oldest)
@@ -285,20 +266,4 @@ public sealed class DuckDbBackfill(int batchSize = 10_000)
             NatsSource { BatchSource: { } b } => index.Source(b) as FileSource,
             _ => null,
         };
-
-    private static T Guard<T>(Func<T> call, string view, string path, CancellationToken ct)
-    {
-        try
-        {
-            return call();
-        }
-        catch (DuckDBException) when (ct.IsCancellationRequested)
-        {
-            throw new OperationCanceledException(ct);
-        }
-        catch (DuckDBException e)
-        {
-            throw LatestQuery.Failure(e, view, path);
-        }
-    }
 }

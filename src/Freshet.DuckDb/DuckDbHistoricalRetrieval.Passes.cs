@@ -33,7 +33,7 @@ public sealed partial class DuckDbHistoricalRetrieval
             // For the progress bar only: Parquet answers from its footers.
             count.CommandText = $"SELECT (SELECT count(*) FROM {scan}) + (SELECT count(*) FROM {HistoricalQuery.Keys})";
             count.Parameters.Add(new DuckDBParameter("path", path));
-            total = Guard(() => Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture), name, path, ct);
+            total = LatestQuery.Guard(() => Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture), name, path, ct);
         }
 
         progress?.Report(new MaterializeProgress(name, 0, total, clock.Elapsed));
@@ -42,7 +42,7 @@ public sealed partial class DuckDbHistoricalRetrieval
         command.UseStreamingMode = true;
         command.Parameters.Add(new DuckDBParameter("path", path));
         using var cancel = ct.Register(command.Cancel);
-        using var reader = Guard(() => command.ExecuteReader(), name, path, ct);
+        using var reader = LatestQuery.Guard(() => command.ExecuteReader(), name, path, ct);
 
         var keyCount = view.Keys.Length;
         var timeOrdinal = keyCount;
@@ -69,7 +69,7 @@ public sealed partial class DuckDbHistoricalRetrieval
         using var appendConnection = Open(database);
         using (var appender = appendConnection.CreateAppender(HistoricalQuery.AggregationTable(index)))
         {
-            while (Guard(reader.Read, name, path, ct))
+            while (LatestQuery.Guard(reader.Read, name, path, ct))
             {
                 for (var k = 0; k < keyCount; k++)
                 {
@@ -138,7 +138,7 @@ public sealed partial class DuckDbHistoricalRetrieval
         command.CommandText = $"SELECT e.rowid{string.Concat(inputs.Select(c => ", " + expressions[c]))} FROM {from}";
         command.UseStreamingMode = true;
         using var cancel = ct.Register(command.Cancel);
-        using var reader = Guard(() => command.ExecuteReader(), stage, entities.Path, ct);
+        using var reader = LatestQuery.Guard(() => command.ExecuteReader(), stage, entities.Path, ct);
         var readers = new Func<DuckDBDataReader, int, FeatureValue>?[inputs.Length];
         for (var i = 0; i < inputs.Length; i++)
         {
@@ -151,7 +151,7 @@ public sealed partial class DuckDbHistoricalRetrieval
         using var appendConnection = Open(database);
         using (var appender = appendConnection.CreateAppender(HistoricalQuery.OnDemandTable))
         {
-            while (Guard(reader.Read, stage, entities.Path, ct))
+            while (LatestQuery.Guard(reader.Read, stage, entities.Path, ct))
             {
                 var rowId = reader.GetInt64(0);
                 for (var i = 0; i < inputs.Length; i++)
@@ -218,20 +218,4 @@ public sealed partial class DuckDbHistoricalRetrieval
         value.IsNull || value.Kind == FeatureValue.KindOf(type) || ValueCoercion.TryCoerce(value, type, out value, out _)
             ? value
             : throw new InvalidOperationException($"'{view}' computed a {value.Kind} for a column declared {type}");
-
-    private static T Guard<T>(Func<T> call, string view, string path, CancellationToken ct)
-    {
-        try
-        {
-            return call();
-        }
-        catch (DuckDBException) when (ct.IsCancellationRequested)
-        {
-            throw new OperationCanceledException(ct);
-        }
-        catch (DuckDBException e)
-        {
-            throw LatestQuery.Failure(e, view, path);
-        }
-    }
 }

@@ -149,25 +149,28 @@ internal sealed class LatestQuery
         return new LatestQuery(view.Name, path, sql.ToString(), count.ToString(), columns);
     }
 
-    /// <summary>
-    /// Runs a DuckDB call, turning its errors into <see cref="RequestException"/>s that name the view and path;
-    /// a query interrupted by <paramref name="cancellationToken"/> is reported as cancelled.
-    /// </summary>
-    public T Guard<T>(Func<T> call, CancellationToken cancellationToken)
+    /// <summary>Runs a DuckDB call, turning its errors into request errors naming the view and path (a cancelled run stays a cancellation).</summary>
+    internal static T Guard<T>(Func<T> call, string view, string path, CancellationToken ct)
     {
         try
         {
             return call();
         }
-        catch (DuckDBException) when (cancellationToken.IsCancellationRequested)
+        catch (DuckDBException) when (ct.IsCancellationRequested)
         {
-            throw new OperationCanceledException(cancellationToken);
+            throw new OperationCanceledException(ct);
         }
         catch (DuckDBException e)
         {
-            throw Failure(e, _view, _path);
+            throw Failure(e, view, path);
         }
     }
+
+    /// <summary>
+    /// Runs a DuckDB call, turning its errors into <see cref="RequestException"/>s that name the view and path;
+    /// a query interrupted by <paramref name="cancellationToken"/> is reported as cancelled.
+    /// </summary>
+    public T Guard<T>(Func<T> call, CancellationToken cancellationToken) => Guard(call, _view, _path, cancellationToken);
 
     internal static RequestException Failure(DuckDBException e, string view, string path)
     {

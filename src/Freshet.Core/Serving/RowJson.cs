@@ -4,8 +4,9 @@ using Freshet.Values;
 namespace Freshet.Serving;
 
 /// <summary>One row of a column table as a JSON object (the payload kept with a dead letter, replayable as a push).</summary>
-internal static class RowJson
+public static class RowJson
 {
+    /// <summary>Row <paramref name="row"/> of <paramref name="table"/> as UTF-8 JSON, every column by name.</summary>
     public static byte[] Write(ColumnTable table, int row)
     {
         using var buffer = new MemoryStream();
