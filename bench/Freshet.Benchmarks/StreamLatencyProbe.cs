@@ -2,10 +2,8 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Freshet.Definitions;
 using Freshet.Ingestion;
 using Freshet.Model;
-using Freshet.Registry;
 using Freshet.RocksDb;
 using Freshet.Serving;
 using Freshet.Values;
@@ -45,7 +43,7 @@ internal static class StreamLatencyProbe
         var directory = Directory.CreateTempSubdirectory("freshet-bench-").FullName;
         var online = RocksDbOnlineStore.Open(directory);
         var deadLetters = new DeadLetterSink(await OnlineDeadLetterStore.OpenAsync(online));
-        var store = await OpenAsync(online, broker.Definition, deadLetters);
+        var store = await StreamingScenario.OpenAsync(online, broker.Definition, deadLetters);
         var processor = new StreamProcessor(store, broker.Definition.Name, deadLetters);
         var source = broker.OpenSource(processor.ResumeFrom);
         using var stop = new CancellationTokenSource();
@@ -163,35 +161,6 @@ internal static class StreamLatencyProbe
     }
 
     private static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
-
-    /// <summary>The streaming scenario's view (<c>tx_stats</c>: count 1h, sum 24h, mean 7d) over a broker source <c>tx</c>.</summary>
-    private static async Task<FeatureStore> OpenAsync(Online.IOnlineStore online, DataSource source, IDeadLetterSink deadLetters)
-    {
-        var repo = new RepoBuilder("bench")
-            .Add(new Entity("account", [new JoinKey("account_id", FeatureType.Of(ScalarKind.String))]))
-            .Add(source with
-            {
-                TimestampField = "ts",
-                Schema =
-                [
-                    new("account_id", FeatureType.Of(ScalarKind.String)),
-                    new("amount", FeatureType.Of(ScalarKind.Float64)),
-                    new("ts", FeatureType.Of(ScalarKind.Timestamp)),
-                ],
-            })
-            .Add(new AggregationView("tx_stats", ["account"], source.Name,
-            [
-                new Model.Aggregation(AggregationFunction.Count, null, TimeSpan.FromHours(1)),
-                new Model.Aggregation(AggregationFunction.Sum, "amount", TimeSpan.FromDays(1)),
-                new Model.Aggregation(AggregationFunction.Mean, "amount", TimeSpan.FromDays(7)),
-            ]))
-            .Build()
-            .GetValueOrThrow();
-        var registry = new InMemoryRegistryStore();
-        var plan = RegistryPlanner.Plan(null, repo).GetValueOrThrow();
-        await registry.CommitAsync(RegistryPlanner.Apply(null, plan, "bench", DateTimeOffset.UtcNow), 0);
-        return await FeatureStore.OpenAsync(registry, online, repo.Config, ".", new FeatureStoreOptions { DeadLetters = deadLetters });
-    }
 }
 
 /// <summary>A broker for <see cref="StreamLatencyProbe"/>: Freshet's source over one topic, a plain consumer over another.</summary>

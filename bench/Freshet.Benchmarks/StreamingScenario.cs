@@ -25,12 +25,18 @@ internal static class StreamingScenario
         new("ts", FeatureType.Of(ScalarKind.Timestamp)),
     ];
 
-    public static async Task<FeatureStore> OpenAsync(IOnlineStore online)
+    public static Task<FeatureStore> OpenAsync(IOnlineStore online) => OpenAsync(online, new PushSource(Source), null);
+
+    /// <summary>
+    /// The scenario over another source of the same events (a Kafka or NATS source named <see cref="Source"/>); its
+    /// timestamp field and schema are set here. Rejected events go to <paramref name="deadLetters"/> when given.
+    /// </summary>
+    public static async Task<FeatureStore> OpenAsync(IOnlineStore online, DataSource source, Ingestion.IDeadLetterSink? deadLetters)
     {
         var repo = new RepoBuilder("bench")
             .Add(new Entity("account", [new JoinKey("account_id", FeatureType.Of(ScalarKind.String))]))
-            .Add(new PushSource(Source) { TimestampField = "ts", Schema = TxSchema })
-            .Add(new AggregationView(View, ["account"], Source,
+            .Add(source with { TimestampField = "ts", Schema = TxSchema })
+            .Add(new AggregationView(View, ["account"], source.Name,
             [
                 new Model.Aggregation(AggregationFunction.Count, null, TimeSpan.FromHours(1)),
                 new Model.Aggregation(AggregationFunction.Sum, "amount", TimeSpan.FromDays(1)),
@@ -41,7 +47,7 @@ internal static class StreamingScenario
         var registry = new InMemoryRegistryStore();
         var plan = RegistryPlanner.Plan(null, repo).GetValueOrThrow();
         await registry.CommitAsync(RegistryPlanner.Apply(null, plan, "bench", DateTimeOffset.UtcNow), 0);
-        return await FeatureStore.OpenAsync(registry, online, repo.Config, ".");
+        return await FeatureStore.OpenAsync(registry, online, repo.Config, ".", new FeatureStoreOptions { DeadLetters = deadLetters });
     }
 
     public static CompiledAggregationView Compiled(FeatureStore store) =>
