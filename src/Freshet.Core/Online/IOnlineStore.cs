@@ -13,6 +13,12 @@ public readonly record struct OnlineWrite(string View, byte[] EntityKey, byte[] 
 public readonly record struct OnlinePut(string Namespace, byte[] Key, byte[]? Value);
 
 /// <summary>
+/// One compare-and-set of a state row: <see cref="Value"/> is stored only if the stored value is still byte for
+/// byte <see cref="Expected"/> (null: only if there is no row). <see cref="Value"/> null deletes the row.
+/// </summary>
+public readonly record struct OnlineSwap(string Namespace, byte[] Key, byte[]? Expected, byte[]? Value);
+
+/// <summary>
 /// Where online rows live. Semantics (DESIGN §3): per key, the row with the greatest (event, created)
 /// timestamps wins; an older row never replaces a newer one, whatever the arrival order. A write that
 /// returns is durable (for stores that persist). A read of many keys across many views is one round trip.
@@ -36,6 +42,17 @@ public interface IOnlineStore : IAsyncDisposable
     /// </summary>
     ValueTask PutAsync(IReadOnlyList<OnlinePut> puts, CancellationToken cancellationToken = default) =>
         throw new NotSupportedException($"{GetType().Name} does not store state rows");
+
+    /// <summary>
+    /// Compare-and-set of state rows, each one on its own (not all or none): <c>applied[i]</c> says whether
+    /// <c>swaps[i]</c> found its expected value and was stored. Each swap is atomic with respect to every other
+    /// write of the same key, from this process or another one sharing the store. Stream processors that share
+    /// a store (several processes of one consumer group on Redis or PostgreSQL) update tile rows with it, so that
+    /// a replayed or stale update is refused instead of applied twice (docs/scale-out.md). A key appears at
+    /// most once per call.
+    /// </summary>
+    ValueTask SwapAsync(IReadOnlyList<OnlineSwap> swaps, bool[] applied, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} does not compare-and-set state rows");
 
     /// <summary>The rows of a namespace (or view) whose key starts with <paramref name="prefix"/>, in key byte order.</summary>
     IAsyncEnumerable<KeyValuePair<byte[], byte[]>> ScanAsync(string @namespace, byte[] prefix, CancellationToken cancellationToken = default) =>
