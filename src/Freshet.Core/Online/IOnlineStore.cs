@@ -25,6 +25,13 @@ public readonly record struct OnlineSwap(string Namespace, byte[] Key, byte[]? E
 /// </summary>
 public interface IOnlineStore : IAsyncDisposable
 {
+    /// <summary>
+    /// True when other processes may write this store at the same time (Redis, PostgreSQL): stream processors
+    /// then update state rows with <see cref="SwapAsync"/> instead of relying on one owner's atomic batch.
+    /// Embedded stores have one owner and say false.
+    /// </summary>
+    bool IsShared => false;
+
     /// <summary>Writes rows; returns how many replaced what was stored (the others were older).</summary>
     ValueTask<int> WriteAsync(IReadOnlyList<OnlineWrite> writes, CancellationToken cancellationToken = default);
 
