@@ -3,10 +3,16 @@ using BenchmarkDotNet.Running;
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- --filter '*' --job short --iterationCount 15 (docs/benchmarks.md)
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- latency [iterations] [memory|rocksdb]
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- --filter '*PushTransport*' --job short (gRPC vs HTTP push)
+// dotnet run -c Release --project bench/Freshet.Benchmarks -- historical [entityRows] [sourceRows] [--memory-limit X] [--threads N] [--reps N] (training data vs a hand-written ASOF JOIN)
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- stream-latency kafka|nats [samples] [max-pause-ms] [kafka fetch.wait.max.ms]
 if (args.Length > 0 && args[0] == "stream-latency")
 {
     return await Freshet.Benchmarks.StreamLatencyProbe.RunAsync(args);
+}
+
+if (args.Length > 0 && args[0] == "historical")
+{
+    return await Freshet.Benchmarks.HistoricalBenchmark.RunAsync(args);
 }
 
 if (args.Length > 0 && args[0] == "latency")
