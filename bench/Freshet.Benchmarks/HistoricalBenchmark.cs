@@ -48,6 +48,7 @@ internal static class HistoricalBenchmark
         var aggregationReps = (int)Named("agg-reps", 1);
         int? threads = named.ContainsKey("threads") ? (int)Named("threads", 0) : null;
         var memoryLimit = named.GetValueOrDefault("memory-limit");
+        var phases = named.GetValueOrDefault("phases") == "true" ? new PhaseLog() : null;
         var directory = named.GetValueOrDefault("dir")
             ?? Path.Combine(Path.GetTempPath(), "freshet-bench-historical", $"{entityRows}x{sourceRows}x{keys}-s{seed}");
 
@@ -85,7 +86,7 @@ internal static class HistoricalBenchmark
                 if (isFreshet)
                 {
                     await new DuckDbHistoricalRetrieval(options).GetHistoricalFeaturesAsync(registry, directory,
-                        new HistoricalRequest { EntitiesPath = entities, OutputPath = file, Features = PlainFeatures });
+                        new HistoricalRequest { EntitiesPath = entities, OutputPath = file, Features = PlainFeatures }, phases);
                 }
                 else
                 {
@@ -139,6 +140,18 @@ internal static class HistoricalBenchmark
         Console.WriteLine($"load after: {LoadAverage()}");
         Directory.Delete(output, recursive: true);
         return 0;
+    }
+
+    /// <summary>Prints where a Freshet run spends its time (<c>--phases true</c>): each stage's start and end, synchronously.</summary>
+    private sealed class PhaseLog : IProgress<MaterializeProgress>
+    {
+        public void Report(MaterializeProgress value)
+        {
+            if (value.Rows == 0 || value.Rows == value.Total)
+            {
+                Console.WriteLine($"    {value.Elapsed.TotalSeconds,7:F2} s  {value.View} {(value.Rows == 0 ? "start" : "done")}");
+            }
+        }
     }
 
     private static ServingRegistry Registry(string directory)

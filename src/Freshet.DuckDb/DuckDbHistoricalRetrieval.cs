@@ -151,10 +151,7 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
                 progress?.Report(new MaterializeProgress(read.View.Name, 0, entities.Rows, clock.Elapsed));
                 var path = plainPaths[i].Path;
                 var types = LatestQuery.Describe(connection, DuckDbSql.Scan(read.Source.Format), read.View.Name, path);
-                var (sourceSql, joinSql) = HistoricalQuery.PlainSql(i, read, types, path);
-                Execute(connection, sourceSql, path, e => LatestQuery.Failure(e, read.View.Name, path), ct);
-                Execute(connection, joinSql, null, e => LatestQuery.Failure(e, read.View.Name, path), ct);
-                Execute(connection, $"DROP TABLE {HistoricalQuery.PlainSource(i)}", null, e => LatestQuery.Failure(e, read.View.Name, path), ct);
+                Execute(connection, HistoricalQuery.PlainSql(i, read, types, path), path, e => LatestQuery.Failure(e, read.View.Name, path), ct);
                 progress?.Report(new MaterializeProgress(read.View.Name, entities.Rows, entities.Rows, clock.Elapsed));
             }
 
@@ -340,7 +337,8 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
 
     private static List<string> Write(DuckDBConnection connection, HistoricalPlan plan, EntityTable entities, string outputPath, CancellationToken ct)
     {
-        var (expressions, from) = HistoricalQuery.Layout(plan, plan.OnDemand.Length > 0);
+        // The outputs are features only (HistoricalPlan.Outputs): the keys table would be a join for nothing.
+        var (expressions, from) = HistoricalQuery.Layout(plan, plan.OnDemand.Length > 0, withKeys: false);
         var outputs = plan.Outputs.ToList();
         var select = string.Concat(outputs.Select(o => $", {expressions[o.Column]} AS {DuckDbSql.Identifier(o.Name)}"));
         var final = Path.GetFullPath(outputPath);

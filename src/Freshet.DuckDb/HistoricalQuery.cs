@@ -27,8 +27,6 @@ internal static class HistoricalQuery
 
     public static string PlainTable(int index) => "__freshet_plain_" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    public static string PlainSource(int index) => "__freshet_plain_source_" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
-
     public static string AggregationTable(int index) => "__freshet_aggregation_" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Id(string name) => DuckDbSql.Identifier(name);
@@ -52,15 +50,16 @@ internal static class HistoricalQuery
     /// low 64, against <c>(T, max)</c> on the entity side: the match is the row with the greatest (event, created)
     /// among those with event time &lt;= T, which is the created tie-break without a separate dedupe (two rows with
     /// equal event and created times give one of them). A ttl nulls a match older than <c>T − ttl</c> (the latest
-    /// row is the only candidate: any other is older still). Two statements: the source projected into a table,
-    /// then the join; <c>$path</c> is the source path in the first.
+    /// row is the only candidate: any other is older still). One statement: the join reads the source file
+    /// (<c>$path</c>) directly, projected in a subquery.
     /// </summary>
     /// <remarks>
     /// Why not a dedupe first: on 10M source rows under a 256MB limit, DuckDB 1.5 ran out of memory in a
-    /// <c>row_number()</c> window and in a grouped <c>arg_max_null</c> of a struct; the ASOF join and a plain
-    /// projection spill.
+    /// <c>row_number()</c> window and in a grouped <c>arg_max_null</c> of a struct; the ASOF join spills. The
+    /// source used to be copied into a working table first; joining the scan directly skips writing and reading
+    /// that copy (10M rows: about a quarter of the run, docs/benchmarks.md).
     /// </remarks>
-    public static (string Source, string Join) PlainSql(int index, HistoricalViewRead read, Dictionary<string, string> sourceTypes, string path)
+    public static string PlainSql(int index, HistoricalViewRead read, Dictionary<string, string> sourceTypes, string path)
     {
         var view = read.View;
         var source = read.Source;
@@ -91,18 +90,7 @@ internal static class HistoricalQuery
         }
 
         var keys = read.Keys.Select(k => Id(k.Name)).ToList();
-        var sql = new StringBuilder();
-        sql.Append("CREATE TABLE ").Append(PlainSource(index)).Append(" AS SELECT ").AppendJoin(", ", select)
-            .Append(" FROM ").Append(DuckDbSql.Scan(source.Format)).Append(" WHERE ");
-        foreach (var key in keys)
-        {
-            sql.Append(key).Append(" IS NOT NULL AND ");
-        }
-
-        sql.Append(eventTime.Expression).Append(" IS NOT NULL");
-        var sourceSql = sql.ToString();
-
-        sql.Clear().Append("CREATE TABLE ").Append(PlainTable(index)).Append(" AS SELECT e.").Append(Row);
+        var sql = new StringBuilder("CREATE TABLE ").Append(PlainTable(index)).Append(" AS SELECT e.").Append(Row);
         foreach (var feature in read.Features)
         {
             var column = $"s.{Column(feature.Column)}";
@@ -111,7 +99,14 @@ internal static class HistoricalQuery
                 : column).Append(" AS ").Append(Column(feature.Column));
         }
 
-        sql.Append(" FROM ").Append(Keys).Append(" e ASOF LEFT JOIN ").Append(PlainSource(index)).Append(" s ON ");
+        sql.Append(" FROM ").Append(Keys).Append(" e ASOF LEFT JOIN (SELECT ").AppendJoin(", ", select)
+            .Append(" FROM ").Append(DuckDbSql.Scan(source.Format)).Append(" WHERE ");
+        foreach (var key in keys)
+        {
+            sql.Append(key).Append(" IS NOT NULL AND ");
+        }
+
+        sql.Append(eventTime.Expression).Append(" IS NOT NULL) s ON ");
         foreach (var key in keys)
         {
             sql.Append("e.").Append(key).Append(" = s.").Append(key).Append(" AND ");
@@ -119,7 +114,7 @@ internal static class HistoricalQuery
 
         // (T, max created): every row at T qualifies, the greatest created time wins.
         sql.Append("CAST(e.").Append(Time).Append(" AS HUGEINT) * 18446744073709551616 + 18446744073709551615 >= s.").Append(Order);
-        return (sourceSql, sql.ToString());
+        return sql.ToString();
     }
 
     /// <summary>
@@ -201,12 +196,14 @@ internal static class HistoricalQuery
 
     /// <summary>
     /// Where each column of the plan's row is read in the output query (<c>e</c> is the entity table, <c>k</c> the
-    /// keys table), and the joins that bring them: a staged column is typed for output here.
+    /// keys table), and the joins that bring them: a staged column is typed for output here. Without
+    /// <paramref name="withKeys"/> the keys table is left out (and the join-key expressions with it): the output
+    /// reads only features, and its join keys are the entity file's own columns.
     /// </summary>
-    public static (string[] Expressions, string From) Layout(HistoricalPlan plan, bool withOnDemand)
+    public static (string[] Expressions, string From) Layout(HistoricalPlan plan, bool withOnDemand, bool withKeys = true)
     {
         var expressions = new string[plan.ColumnCount];
-        for (var k = 0; k < plan.JoinKeys.Length; k++)
+        for (var k = 0; k < plan.JoinKeys.Length && withKeys; k++)
         {
             expressions[k] = $"k.{Id(plan.JoinKeys[k].Name)}";
         }
@@ -216,7 +213,7 @@ internal static class HistoricalQuery
             expressions[input.Column] = $"e.{Id(input.Name)}";
         }
 
-        var from = new StringBuilder($"{Entities} e JOIN {Keys} k ON k.{Row} = e.rowid");
+        var from = new StringBuilder(withKeys ? $"{Entities} e JOIN {Keys} k ON k.{Row} = e.rowid" : $"{Entities} e");
         for (var i = 0; i < plan.PlainViews.Length; i++)
         {
             from.Append(" LEFT JOIN ").Append(PlainTable(i)).Append(" p").Append(i).Append(" ON p").Append(i).Append('.').Append(Row).Append(" = e.rowid");
