@@ -111,10 +111,10 @@ internal static class HistoricalBenchmark
             Console.WriteLine($"rep {r + 1} outputs equal: {rows:N0} rows, compared row by row in file order");
         }
 
-        var freshet = Median(freshetTimes);
-        var baseline = Median(baselineTimes);
-        Console.WriteLine($"plain view {entityRows:N0} x {sourceRows:N0}: freshet median {freshet:F2} s, baseline median {baseline:F2} s, " +
-                          $"ratio {freshet / baseline:F2} (goal <= 1.30); peak RSS freshet {Mb(freshetPeaks.Max())}, baseline {Mb(baselinePeaks.Max())}");
+        if (reps > 0)
+        {
+            PrintPlain(entityRows, sourceRows, freshetTimes, baselineTimes, freshetPeaks, baselinePeaks);
+        }
 
         var aggregationTimes = new List<double>();
         for (var r = 0; r < aggregationReps; r++)
@@ -140,6 +140,14 @@ internal static class HistoricalBenchmark
         Console.WriteLine($"load after: {LoadAverage()}");
         Directory.Delete(output, recursive: true);
         return 0;
+    }
+
+    private static void PrintPlain(long entityRows, long sourceRows, List<double> freshetTimes, List<double> baselineTimes, List<long> freshetPeaks, List<long> baselinePeaks)
+    {
+        var freshet = Median(freshetTimes);
+        var baseline = Median(baselineTimes);
+        Console.WriteLine($"plain view {entityRows:N0} x {sourceRows:N0}: freshet median {freshet:F2} s, baseline median {baseline:F2} s, " +
+                          $"ratio {freshet / baseline:F2} (goal <= 1.30); peak RSS freshet {Mb(freshetPeaks.Max())}, baseline {Mb(baselinePeaks.Max())}");
     }
 
     /// <summary>Prints where a Freshet run spends its time (<c>--phases true</c>): each stage's start and end, synchronously.</summary>
