@@ -3,7 +3,6 @@ using BenchmarkDotNet.Running;
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- --filter '*' --job short --iterationCount 15 (docs/benchmarks.md)
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- latency [iterations] [memory|rocksdb]
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- --filter '*PushTransport*' --job short (gRPC vs HTTP push)
-// dotnet run -c Release --project bench/Freshet.Benchmarks -- --filter '*CacheHitRatio*' --job short --inProcess (L1 cache effect)
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- stream-latency kafka|nats [samples] [max-pause-ms] [kafka fetch.wait.max.ms]
 if (args.Length > 0 && args[0] == "stream-latency")
 {
