@@ -14,20 +14,23 @@ namespace Freshet.Cli;
 /// Wires the parts a repo's freshet.yaml names: registry store, online store, offline engine. The only place
 /// that knows the concrete back ends.
 /// </summary>
-internal static class Hosting
+internal static partial class Hosting
 {
     /// <summary>The data directory of a repo, absolute.</summary>
     public static string DataDirectory(string repoDirectory, RepoConfig config) =>
         Path.GetFullPath(Path.Combine(repoDirectory, config.DataDirectory));
 
-    /// <summary>Opens the online store freshet.yaml names.</summary>
-    public static IOnlineStore OpenOnlineStore(string repoDirectory, RepoConfig config)
+    /// <summary>Opens the online store freshet.yaml names, with its cache and durable tier when configured.</summary>
+    public static IOnlineStore OpenOnlineStore(string repoDirectory, RepoConfig config) =>
+        OpenTiers(repoDirectory, config, OpenOnlineStore(repoDirectory, config, config.OnlineStore, "online"));
+
+    /// <summary>Opens one online store (one tier); <paramref name="defaultPath"/> is an embedded store's directory when it names none.</summary>
+    private static IOnlineStore OpenOnlineStore(string repoDirectory, RepoConfig config, StoreConfig store, string defaultPath)
     {
-        var store = config.OnlineStore;
         return store.Type switch
         {
             "memory" => new InMemoryOnlineStore(),
-            "rocksdb" => RocksDbOnlineStore.Open(Path.Combine(DataDirectory(repoDirectory, config), store.Path ?? "online")),
+            "rocksdb" => RocksDbOnlineStore.Open(Path.Combine(DataDirectory(repoDirectory, config), store.Path ?? defaultPath)),
             _ => throw new CliException($"{RepoConfig.FileName}: online store type '{store.Type}' is not available in this version of Freshet; use 'rocksdb' or 'memory'"),
         };
     }

@@ -82,6 +82,7 @@ public static class FreshetServer
 
         var app = builder.Build();
         FeastHttpEndpoints.Map(app, store, options);
+        OnlineStoreStatsEndpoint.Map(app, store);
         app.MapGrpcService<ServingServiceImpl>();
         app.MapGrpcService<PushServiceImpl>();
         return app;

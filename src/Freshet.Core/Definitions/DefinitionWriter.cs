@@ -71,6 +71,23 @@ public static class DefinitionWriter
             Put(n, "type", s.Type);
             Put(n, "path", s.Path);
             Put(n, "connection_string", s.ConnectionString);
+            if (s.Cache is { } cache)
+            {
+                var c = new YamlMappingNode();
+                Put(c, "max_entries", cache.MaxEntries.ToString(CultureInfo.InvariantCulture));
+                Put(c, "max_bytes", cache.MaxBytes.ToString(CultureInfo.InvariantCulture));
+                Put(c, "max_staleness", cache.MaxStaleness.Ticks % TimeSpan.TicksPerSecond == 0
+                    ? Durations.Format(cache.MaxStaleness)
+                    : ((long)cache.MaxStaleness.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms");
+                Put(c, "invalidation", cache.Invalidation);
+                n.Add("cache", c);
+            }
+
+            if (s.Durable is { } durable)
+            {
+                n.Add("durable", Store(durable));
+            }
+
             return n;
         }
     }

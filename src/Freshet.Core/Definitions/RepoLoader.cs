@@ -1,3 +1,4 @@
+using System.Globalization;
 using Freshet.Model;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -285,6 +286,11 @@ internal static class ConfigReader
         }
 
         var store = new StoreConfig(type) { Path = m.String("path"), ConnectionString = m.String("connection_string") };
+        if (key == "online_store")
+        {
+            store = store with { Durable = Durable(m, types), Cache = Cache(m, type) };
+        }
+
         m.ReportUnknownKeys();
         return store;
 
@@ -298,6 +304,128 @@ internal static class ConfigReader
             parent.Context.Error(at, $"{key}: unknown type '{type}'; expected one of {string.Join(", ", types)}");
             return false;
         }
+    }
+
+    private static StoreConfig? Durable(YamlMap parent, IReadOnlyList<string> types)
+    {
+        var node = parent.Value("durable");
+        if (node is null)
+        {
+            return null;
+        }
+
+        if (node is YamlScalarNode)
+        {
+            // `durable: postgres` is short for `durable: {type: postgres}`.
+            return Store(parent, "durable", new StoreConfig(""), types) is { Type.Length: > 0 } shortForm ? shortForm : null;
+        }
+
+        var m = YamlMap.Of(node, parent.Context, "config.online_store.durable", "durable");
+        if (m is null)
+        {
+            return null;
+        }
+
+        var typeNode = m.Value("type");
+        var type = m.String("type", required: true);
+        if (type is not null && !types.Contains(type))
+        {
+            m.Context.Error(typeNode!, $"durable: unknown type '{type}'; expected one of {string.Join(", ", types)}");
+            type = null;
+        }
+
+        var store = new StoreConfig(type ?? "") { Path = m.String("path"), ConnectionString = m.String("connection_string") };
+        m.ReportUnknownKeys();
+        return type is null ? null : store;
+    }
+
+    private static CacheConfig? Cache(YamlMap parent, string storeType)
+    {
+        var node = parent.Value("cache");
+        var m = node is null ? null : YamlMap.Of(node, parent.Context, "config.online_store.cache", "cache");
+        if (m is null)
+        {
+            return null;
+        }
+
+        var defaults = new CacheConfig { Invalidation = storeType == "redis" ? "pubsub" : "none" };
+        var invalidation = m.String("invalidation") ?? defaults.Invalidation;
+        if (!CacheConfig.InvalidationKinds.Contains(invalidation))
+        {
+            m.Context.Error(m.Value("invalidation")!, $"cache: unknown invalidation '{invalidation}'; expected one of {string.Join(", ", CacheConfig.InvalidationKinds)}");
+            invalidation = defaults.Invalidation;
+        }
+        else if (invalidation == "pubsub" && storeType != "redis")
+        {
+            m.Context.Error(m.Value("invalidation")!, $"cache: invalidation 'pubsub' uses the online store's Redis server, but the online store type is '{storeType}'; use 'none' or type redis");
+            invalidation = "none";
+        }
+
+        var cache = new CacheConfig
+        {
+            MaxEntries = m.Int("max_entries", 1, int.MaxValue) ?? defaults.MaxEntries,
+            MaxBytes = ByteSize(m, "max_bytes") ?? defaults.MaxBytes,
+            MaxStaleness = Staleness(m, "max_staleness") ?? defaults.MaxStaleness,
+            Invalidation = invalidation,
+        };
+        m.ReportUnknownKeys();
+        return cache;
+    }
+
+    /// <summary>A size: a whole number of bytes, optionally followed by KB, MB or GB (powers of 1024; KiB, MiB, GiB too).</summary>
+    private static long? ByteSize(YamlMap m, string key)
+    {
+        var text = m.String(key);
+        if (text is null)
+        {
+            return null;
+        }
+
+        var t = text.Trim();
+        var digits = 0;
+        while (digits < t.Length && char.IsAsciiDigit(t[digits]))
+        {
+            digits++;
+        }
+
+        long multiplier = t[digits..].Trim().ToUpperInvariant() switch
+        {
+            "" or "B" => 1,
+            "K" or "KB" or "KIB" => 1L << 10,
+            "M" or "MB" or "MIB" => 1L << 20,
+            "G" or "GB" or "GIB" => 1L << 30,
+            _ => 0,
+        };
+        if (digits > 0 && multiplier > 0 && long.TryParse(t[..digits], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 && n <= long.MaxValue / multiplier)
+        {
+            return n * multiplier;
+        }
+
+        m.Context.Error(m.Value(key)!, $"{m.What}: '{key}' must be a size above 0 such as 64MB (a whole number and B, KB, MB or GB; 1KB = 1024 bytes), not '{text}'");
+        return null;
+    }
+
+    /// <summary>A duration (<see cref="Durations"/>), or whole milliseconds such as <c>500ms</c>.</summary>
+    private static TimeSpan? Staleness(YamlMap m, string key)
+    {
+        var text = m.String(key)?.Trim();
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (text.EndsWith("ms", StringComparison.Ordinal) && int.TryParse(text[..^2], NumberStyles.None, CultureInfo.InvariantCulture, out var ms))
+        {
+            return TimeSpan.FromMilliseconds(ms);
+        }
+
+        if (Durations.TryParse(text, out var value, out var error))
+        {
+            return value;
+        }
+
+        m.Context.Error(m.Value(key)!, $"{m.What}: '{key}': {error}, or whole milliseconds such as 500ms");
+        return null;
     }
 
     private static S3Config S3(YamlMap parent, S3Config defaults)

@@ -51,6 +51,31 @@ public sealed record StoreConfig(string Type)
 
     /// <summary>A connection string (server stores).</summary>
     public string? ConnectionString { get; init; }
+
+    /// <summary>The in-process cache (L1) in front of the online store, when configured (docs/caching.md).</summary>
+    public CacheConfig? Cache { get; init; }
+
+    /// <summary>The durable tier (L3) behind the online store, which then is the fast tier (L2), when configured.</summary>
+    public StoreConfig? Durable { get; init; }
+}
+
+/// <summary>The online store's in-process cache (<c>online_store.cache</c>, docs/caching.md).</summary>
+public sealed record CacheConfig
+{
+    /// <summary>The most entries it holds.</summary>
+    public int MaxEntries { get; init; } = 100_000;
+
+    /// <summary>The most bytes its entries account for.</summary>
+    public long MaxBytes { get; init; } = 64L << 20;
+
+    /// <summary>How old an entry may be and still be served.</summary>
+    public TimeSpan MaxStaleness { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How writes made by other processes reach the cache: <c>none</c> or <c>pubsub</c> (Redis).</summary>
+    public string Invalidation { get; init; } = "none";
+
+    /// <summary>Invalidation kinds this version knows.</summary>
+    public static readonly IReadOnlyList<string> InvalidationKinds = ["none", "pubsub"];
 }
 
 /// <summary>Where <c>freshet serve</c> listens.</summary>

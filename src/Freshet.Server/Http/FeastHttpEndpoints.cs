@@ -131,7 +131,7 @@ internal static class FeastHttpEndpoints
         w.WriteEndArray();
     });
 
-    private static async Task WriteJsonAsync(HttpContext ctx, Action<Utf8JsonWriter> body)
+    internal static async Task WriteJsonAsync(HttpContext ctx, Action<Utf8JsonWriter> body)
     {
         ctx.Response.ContentType = "application/json";
         using (var w = new Utf8JsonWriter(ctx.Response.BodyWriter))
