@@ -62,8 +62,50 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
             throw new RequestException("output", "missing_output", "give the output file (Parquet)");
         }
 
+        if (string.IsNullOrWhiteSpace(request.TimestampColumn))
+        {
+            throw new RequestException("timestamp_column", "bad_option", "the entity file's time column has no name");
+        }
+
         var plan = HistoricalPlan.Build(registry, request.Features, request.FeatureService, request.FullFeatureNames);
+        Override(plan, request.SourceOverrides);
         return RunAsync(plan, repoDirectory, request, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Points the plan's reads of overridden views at their replacement files (same columns and time fields; paths
+    /// relative to the current directory, as the entity file's). The plan is this request's own.
+    /// </summary>
+    private static void Override(HistoricalPlan plan, IReadOnlyDictionary<string, string>? overrides)
+    {
+        if (overrides is null)
+        {
+            return;
+        }
+
+        FileSource Replace(FileSource source, string path) => source with
+        {
+            Path = S3Glob.IsS3(path) ? path : System.IO.Path.GetFullPath(path),
+            Format = path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? FileFormat.Csv : FileFormat.Parquet,
+        };
+
+        foreach (var (view, path) in overrides)
+        {
+            var plain = Array.FindIndex(plan.PlainViews, r => r.View.Name == view);
+            var aggregation = Array.FindIndex(plan.Aggregations, r => r.View.View.Name == view);
+            if (plain >= 0)
+            {
+                plan.PlainViews[plain] = plan.PlainViews[plain] with { Source = Replace(plan.PlainViews[plain].Source, path) };
+            }
+            else if (aggregation >= 0)
+            {
+                plan.Aggregations[aggregation] = plan.Aggregations[aggregation] with { Source = Replace(plan.Aggregations[aggregation].Source, path) };
+            }
+            else
+            {
+                throw new RequestException("source_overrides", "unknown_view", $"view '{view}' has a replacement source but is not among the requested features");
+            }
+        }
     }
 
     private async Task<HistoricalResult> RunAsync(HistoricalPlan plan, string repoDirectory, HistoricalRequest request, IProgress<MaterializeProgress>? progress, CancellationToken ct)
@@ -76,6 +118,7 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
         {
             async ValueTask<SourcePath> Resolve(FileSource source, string view)
             {
+
                 var s3 = S3Glob.IsS3(source.Path)
                     ? _options.S3 ?? (defaultS3 ??= new S3ObjectCache(S3Settings.From(null), Path.Combine(repoDirectory, "data", "cache", "s3")))
                     : null;
@@ -287,10 +330,11 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
             }
         }
 
-        const string timeColumn = HistoricalRequest.TimestampColumn;
+        var timeColumn = request.TimestampColumn;
         if (!types.TryGetValue(timeColumn, out var timeType))
         {
-            throw new RequestException($"entities.{timeColumn}", "missing_column", $"entity file '{path}' has no column '{timeColumn}' (the time of each row); its columns are: {present}");
+            var hint = timeColumn == HistoricalRequest.DefaultTimestampColumn ? "; name another with --timestamp-column" : "";
+            throw new RequestException($"entities.{timeColumn}", "missing_column", $"entity file '{path}' has no column '{timeColumn}' (the time of each row{hint}); its columns are: {present}");
         }
 
         var time = LatestQuery.Timestamp(timeType, timeColumn)
