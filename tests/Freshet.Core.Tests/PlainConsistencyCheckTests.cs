@@ -37,6 +37,7 @@ public sealed class PlainConsistencyCheckTests
     /// </summary>
     private static ColumnTable RandomRows(int seed, int count, out List<DateTimeOffset> times)
     {
+        Assert.InRange(count, 1, 1900);
         var random = new Random(seed);
         var drivers = 2 + random.Next(5);
         var used = new HashSet<(long, long, long)>();
@@ -44,7 +45,8 @@ public sealed class PlainConsistencyCheckTests
         while (rows.Count < count)
         {
             var driver = 1000L + random.Next(drivers);
-            var ts = Micros.From(T0) + (random.Next(96) * 30 * 60_000_000L);
+            // 2 drivers x 192 slots x 5 created choices hold more than the largest count, so the loop ends.
+            var ts = Micros.From(T0) + (random.Next(192) * 30 * 60_000_000L);
             long? created = random.Next(8) == 0 ? null : ts + (random.Next(4) * 1_000_000L);
 
             // A full (event, created) tie with different values has no defined winner offline (Feast's rule breaks ties by created only).
@@ -64,7 +66,7 @@ public sealed class PlainConsistencyCheckTests
             ["city"] = [.. rows.Select(_ => FeatureValue.FromString($"c{random.Next(9)}"))],
         });
 
-        times = [.. Enumerable.Range(0, 25).Select(_ => T0.AddMinutes(random.Next(-60, 49 * 60 + 60)))];
+        times = [.. Enumerable.Range(0, 25).Select(_ => T0.AddMinutes(random.Next(-60, 97 * 60 + 60)))];
         times.AddRange(rows.Take(6).Select(r => Micros.ToDateTimeOffset(r.Ts)));
         times.Add(T0.AddDays(-1));
         times.Add(T0.AddDays(4));
