@@ -127,6 +127,14 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
                 return path;
             }
 
+            // The entity file may be on S3 as well (relative local paths are against the current directory).
+            var entityFile = new FileSource("entities", request.EntitiesPath) { Format = EntityFormat(request) };
+            var entityS3 = S3Glob.IsS3(request.EntitiesPath)
+                ? _options.S3 ?? (defaultS3 ??= new S3ObjectCache(S3Settings.From(null), Path.Combine(repoDirectory, "data", "cache", "s3")))
+                : null;
+            var entityPath = await DuckDbSql.ResolveAsync(entityFile, Environment.CurrentDirectory, "entities", entityS3, ct);
+            paths.Add(entityPath);
+
             var plain = new SourcePath[plan.PlainViews.Length];
             for (var i = 0; i < plain.Length; i++)
             {
@@ -141,7 +149,7 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
 
             try
             {
-                return await Task.Run(() => Run(plan, request, plain, aggregations, progress, ct), ct);
+                return await Task.Run(() => Run(plan, request, entityPath.Path, plain, aggregations, progress, ct), ct);
             }
             catch (RequestException e)
             {
@@ -170,7 +178,7 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
         }
     }
 
-    private HistoricalResult Run(HistoricalPlan plan, HistoricalRequest request, SourcePath[] plainPaths, SourcePath[] aggregationPaths,
+    private HistoricalResult Run(HistoricalPlan plan, HistoricalRequest request, string entitiesPath, SourcePath[] plainPaths, SourcePath[] aggregationPaths,
         IProgress<MaterializeProgress>? progress, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
@@ -181,7 +189,7 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
         {
             using var connection = Open(Database(temp));
             Configure(connection, temp);
-            var entities = LoadEntities(connection, plan, request, ct);
+            var entities = LoadEntities(connection, plan, request, entitiesPath, ct);
 
             // Only the entity table needed insertion order (its row ids are the file's order); the output is sorted
             // by row id explicitly, and keeping order elsewhere costs memory.
@@ -282,12 +290,13 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
     /// <summary>The entity file as loaded: its path, its columns in order, its row count.</summary>
     private sealed record EntityTable(string Path, IReadOnlyList<string> Columns, Dictionary<string, string> Types, long Rows);
 
-    private static EntityTable LoadEntities(DuckDBConnection connection, HistoricalPlan plan, HistoricalRequest request, CancellationToken ct)
+    private static FileFormat EntityFormat(HistoricalRequest request) =>
+        request.EntitiesPath.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? FileFormat.Csv : FileFormat.Parquet;
+
+    /// <summary>Loads the entity file at <paramref name="path"/> (resolved: local, or the mirror of its s3:// objects).</summary>
+    private static EntityTable LoadEntities(DuckDBConnection connection, HistoricalPlan plan, HistoricalRequest request, string path, CancellationToken ct)
     {
-        var format = request.EntitiesPath.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? FileFormat.Csv : FileFormat.Parquet;
-        var file = new FileSource("entities", request.EntitiesPath) { Format = format };
-        var path = DuckDbSql.Resolve(file, Environment.CurrentDirectory, "entities");
-        var scan = DuckDbSql.Scan(format);
+        var scan = DuckDbSql.Scan(EntityFormat(request));
         RequestException Failure(DuckDBException e) => e.Message.Contains("No files found", StringComparison.Ordinal)
             ? new RequestException("entities", "source_not_found", $"entity file '{path}' not found")
             : new RequestException("entities", "offline_read_failed", $"reading entity file '{path}' failed: {e.Message}");

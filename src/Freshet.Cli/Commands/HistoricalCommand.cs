@@ -11,7 +11,7 @@ internal static class HistoricalCommand
 {
     public static Command Create(Func<ParseResult, CliContext> context, Option<bool> json)
     {
-        var entities = new Option<string>("--entities") { Description = "The entity file (Parquet, or CSV when it ends in .csv): join keys, the time column (--timestamp-column) and any label columns", Required = true };
+        var entities = new Option<string>("--entities") { Description = "The entity file (Parquet, or CSV when it ends in .csv; local or s3://): join keys, the time column (--timestamp-column) and any label columns", Required = true };
         var features = new Option<string?>("--features") { Description = "Comma-separated feature references (view:feature or view)" };
         var service = new Option<string?>("--service") { Description = "A feature service instead of --features" };
         var output = new Option<string>("--output", "-o") { Description = "The Parquet file to write (replaced if it exists)", Required = true };
@@ -31,7 +31,7 @@ internal static class HistoricalCommand
 
         command.SetAction((r, ct) => RunAsync(context(r), r.GetValue(json), new HistoricalRequest
         {
-            EntitiesPath = Path.GetFullPath(r.GetValue(entities)!),
+            EntitiesPath = r.GetValue(entities)!.StartsWith("s3://", StringComparison.OrdinalIgnoreCase) ? r.GetValue(entities)! : Path.GetFullPath(r.GetValue(entities)!),
             OutputPath = Path.GetFullPath(r.GetValue(output)!),
             Features = Split(r.GetValue(features)),
             FeatureService = r.GetValue(service),
