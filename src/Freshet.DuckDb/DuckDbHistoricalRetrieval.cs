@@ -62,8 +62,50 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
             throw new RequestException("output", "missing_output", "give the output file (Parquet)");
         }
 
+        if (string.IsNullOrWhiteSpace(request.TimestampColumn))
+        {
+            throw new RequestException("timestamp_column", "bad_option", "the entity file's time column has no name");
+        }
+
         var plan = HistoricalPlan.Build(registry, request.Features, request.FeatureService, request.FullFeatureNames);
+        Override(plan, request.SourceOverrides);
         return RunAsync(plan, repoDirectory, request, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Points the plan's reads of overridden views at their replacement files (same columns and time fields; paths
+    /// relative to the current directory, as the entity file's). The plan is this request's own.
+    /// </summary>
+    private static void Override(HistoricalPlan plan, IReadOnlyDictionary<string, string>? overrides)
+    {
+        if (overrides is null)
+        {
+            return;
+        }
+
+        FileSource Replace(FileSource source, string path) => source with
+        {
+            Path = S3Glob.IsS3(path) ? path : System.IO.Path.GetFullPath(path),
+            Format = path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? FileFormat.Csv : FileFormat.Parquet,
+        };
+
+        foreach (var (view, path) in overrides)
+        {
+            var plain = Array.FindIndex(plan.PlainViews, r => r.View.Name == view);
+            var aggregation = Array.FindIndex(plan.Aggregations, r => r.View.View.Name == view);
+            if (plain >= 0)
+            {
+                plan.PlainViews[plain] = plan.PlainViews[plain] with { Source = Replace(plan.PlainViews[plain].Source, path) };
+            }
+            else if (aggregation >= 0)
+            {
+                plan.Aggregations[aggregation] = plan.Aggregations[aggregation] with { Source = Replace(plan.Aggregations[aggregation].Source, path) };
+            }
+            else
+            {
+                throw new RequestException("source_overrides", "unknown_view", $"view '{view}' has a replacement source but is not among the requested features");
+            }
+        }
     }
 
     private async Task<HistoricalResult> RunAsync(HistoricalPlan plan, string repoDirectory, HistoricalRequest request, IProgress<MaterializeProgress>? progress, CancellationToken ct)
@@ -76,6 +118,7 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
         {
             async ValueTask<SourcePath> Resolve(FileSource source, string view)
             {
+
                 var s3 = S3Glob.IsS3(source.Path)
                     ? _options.S3 ?? (defaultS3 ??= new S3ObjectCache(S3Settings.From(null), Path.Combine(repoDirectory, "data", "cache", "s3")))
                     : null;
@@ -83,6 +126,14 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
                 paths.Add(path);
                 return path;
             }
+
+            // The entity file may be on S3 as well (relative local paths are against the current directory).
+            var entityFile = new FileSource("entities", request.EntitiesPath) { Format = EntityFormat(request) };
+            var entityS3 = S3Glob.IsS3(request.EntitiesPath)
+                ? _options.S3 ?? (defaultS3 ??= new S3ObjectCache(S3Settings.From(null), Path.Combine(repoDirectory, "data", "cache", "s3")))
+                : null;
+            var entityPath = await DuckDbSql.ResolveAsync(entityFile, Environment.CurrentDirectory, "entities", entityS3, ct);
+            paths.Add(entityPath);
 
             var plain = new SourcePath[plan.PlainViews.Length];
             for (var i = 0; i < plain.Length; i++)
@@ -98,7 +149,7 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
 
             try
             {
-                return await Task.Run(() => Run(plan, request, plain, aggregations, progress, ct), ct);
+                return await Task.Run(() => Run(plan, request, entityPath.Path, plain, aggregations, progress, ct), ct);
             }
             catch (RequestException e)
             {
@@ -127,7 +178,7 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
         }
     }
 
-    private HistoricalResult Run(HistoricalPlan plan, HistoricalRequest request, SourcePath[] plainPaths, SourcePath[] aggregationPaths,
+    private HistoricalResult Run(HistoricalPlan plan, HistoricalRequest request, string entitiesPath, SourcePath[] plainPaths, SourcePath[] aggregationPaths,
         IProgress<MaterializeProgress>? progress, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
@@ -138,7 +189,7 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
         {
             using var connection = Open(Database(temp));
             Configure(connection, temp);
-            var entities = LoadEntities(connection, plan, request, ct);
+            var entities = LoadEntities(connection, plan, request, entitiesPath, ct);
 
             // Only the entity table needed insertion order (its row ids are the file's order); the output is sorted
             // by row id explicitly, and keeping order elsewhere costs memory.
@@ -236,12 +287,13 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
     /// <summary>The entity file as loaded: its path, its columns in order, its row count.</summary>
     private sealed record EntityTable(string Path, IReadOnlyList<string> Columns, Dictionary<string, string> Types, long Rows);
 
-    private static EntityTable LoadEntities(DuckDBConnection connection, HistoricalPlan plan, HistoricalRequest request, CancellationToken ct)
+    private static FileFormat EntityFormat(HistoricalRequest request) =>
+        request.EntitiesPath.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? FileFormat.Csv : FileFormat.Parquet;
+
+    /// <summary>Loads the entity file at <paramref name="path"/> (resolved: local, or the mirror of its s3:// objects).</summary>
+    private static EntityTable LoadEntities(DuckDBConnection connection, HistoricalPlan plan, HistoricalRequest request, string path, CancellationToken ct)
     {
-        var format = request.EntitiesPath.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? FileFormat.Csv : FileFormat.Parquet;
-        var file = new FileSource("entities", request.EntitiesPath) { Format = format };
-        var path = DuckDbSql.Resolve(file, Environment.CurrentDirectory, "entities");
-        var scan = DuckDbSql.Scan(format);
+        var scan = DuckDbSql.Scan(EntityFormat(request));
         RequestException Failure(DuckDBException e) => e.Message.Contains("No files found", StringComparison.Ordinal)
             ? new RequestException("entities", "source_not_found", $"entity file '{path}' not found")
             : new RequestException("entities", "offline_read_failed", $"reading entity file '{path}' failed: {e.Message}");
@@ -284,10 +336,11 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
             }
         }
 
-        const string timeColumn = HistoricalRequest.TimestampColumn;
+        var timeColumn = request.TimestampColumn;
         if (!types.TryGetValue(timeColumn, out var timeType))
         {
-            throw new RequestException($"entities.{timeColumn}", "missing_column", $"entity file '{path}' has no column '{timeColumn}' (the time of each row); its columns are: {present}");
+            var hint = timeColumn == HistoricalRequest.DefaultTimestampColumn ? "; name another with --timestamp-column" : "";
+            throw new RequestException($"entities.{timeColumn}", "missing_column", $"entity file '{path}' has no column '{timeColumn}' (the time of each row{hint}); its columns are: {present}");
         }
 
         var time = LatestQuery.Timestamp(timeType, timeColumn)

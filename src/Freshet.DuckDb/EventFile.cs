@@ -20,8 +20,38 @@ public static class EventFile
     public static ColumnTable Read(string path, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        var format = path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? FileFormat.Csv : FileFormat.Parquet;
-        var resolved = DuckDbSql.Resolve(new FileSource("events", path) { Format = format }, Environment.CurrentDirectory, "events");
+        var format = Format(path);
+        return ReadResolved(DuckDbSql.Resolve(new FileSource("events", path) { Format = format }, Environment.CurrentDirectory, "events"), format, cancellationToken);
+    }
+
+    /// <summary>
+    /// As <see cref="Read"/>, and an <c>s3://</c> key or glob is read through <paramref name="s3"/> (cached and
+    /// mirrored locally, as view sources are); errors name the <c>s3://</c> path.
+    /// </summary>
+    public static async Task<ColumnTable> ReadAsync(string path, S3ObjectCache? s3, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (!S3Glob.IsS3(path))
+        {
+            return await Task.Run(() => Read(path, cancellationToken), cancellationToken);
+        }
+
+        var format = Format(path);
+        using var resolved = await DuckDbSql.ResolveAsync(new FileSource("events", path) { Format = format }, Environment.CurrentDirectory, "events", s3, cancellationToken);
+        try
+        {
+            return await Task.Run(() => ReadResolved(resolved.Path, format, cancellationToken), cancellationToken);
+        }
+        catch (RequestException e)
+        {
+            throw resolved.Describe(e);
+        }
+    }
+
+    private static FileFormat Format(string path) => path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? FileFormat.Csv : FileFormat.Parquet;
+
+    private static ColumnTable ReadResolved(string resolved, FileFormat format, CancellationToken cancellationToken)
+    {
         using var connection = DuckDbSql.Open();
         using var command = connection.CreateCommand();
         command.CommandText = $"SELECT * EXCLUDE ({DuckDbSql.Identifier(DuckDbSql.FileColumn)}) FROM {DuckDbSql.Scan(format)}";

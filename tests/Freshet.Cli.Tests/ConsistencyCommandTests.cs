@@ -60,6 +60,39 @@ public sealed class ConsistencyCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Fraud_account_profile_a_plain_view_with_a_ttl_online_equals_training_data()
+    {
+        // Snapshots of 30 accounts at pseudo-random times over ten days: account_profile has a ttl of 2d, so some reads
+        // find a row too old (OUTSIDE_MAX_AGE online, null in training data) and some a fresh one.
+        var path = Path.Combine(_repo.Root, "profiles.parquet");
+        using (var connection = new DuckDBConnection("Data Source=:memory:"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = $"""
+                SET TimeZone = 'UTC';
+                COPY (SELECT TIMESTAMP '2024-05-01 00:00:00' + to_microseconds((hash(i) % 864000000000)::BIGINT) AS snapshot_ts,
+                  'acct-' || (hash(i * 7) % 30)::VARCHAR AS account_id, round((hash(i * 11) % 1000000) / 100.0, 2)::DOUBLE AS credit_limit,
+                  (hash(i * 13) % 3000)::INTEGER AS account_age_days, CASE WHEN hash(i * 17) % 10 = 0 THEN NULL ELSE 'c' || (hash(i * 17) % 5)::VARCHAR END AS country
+                  FROM range(300) t(i)) TO '{path.Replace("'", "''", StringComparison.Ordinal)}' (FORMAT parquet)
+                """;
+            command.ExecuteNonQuery();
+        }
+
+        var run = await _repo.Freshet("consistency", "--view", "account_profile", "--events", path, "--at-every", "3h", "--json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var report = run.Json();
+        Assert.Equal(0, (long)report["mismatches"]!);
+        Assert.Equal(30, (int)report["entities"]!);
+        var features = report["features"]!.AsArray();
+        Assert.Equal(["credit_limit", "account_age_days", "country"], features.Select(f => (string)f!["feature"]!));
+
+        // Present in some reads and absent (before the first snapshot, or expired) in others.
+        var present = (long)features[0]!["non_null"]!;
+        Assert.InRange(present, 1, (long)features[0]!["compared"]! - 1);
+    }
+
+    [Fact]
     public async Task Explicit_times_print_a_table_per_feature()
     {
         var events = Transactions(500);
@@ -72,7 +105,8 @@ public sealed class ConsistencyCommandTests : IAsyncLifetime
 
     [Theory]
     [InlineData("--view", "no_such_view", "'no_such_view'")]
-    [InlineData("--view", "account_profile", "not an aggregation view")]
+    [InlineData("--view", "amount_vs_avg", "on-demand view")]
+    [InlineData("--view", "account_profile", "no column 'snapshot_ts'")]
     [InlineData("--at", "yesterday-ish", "'yesterday-ish' is not a time")]
     [InlineData("--at-every", "often", "--at-every 'often'")]
     [InlineData("--events", "missing.parquet", "missing.parquet' not found")]

@@ -9,8 +9,9 @@ using Freshet.Values;
 namespace Freshet.Cli.Commands;
 
 /// <summary>
-/// <c>consistency</c>: replays a file of events through the online path and the offline path of an aggregation
-/// view and compares them at given times (DESIGN §3). Exit 0: no mismatch; 1: mismatches; 2: bad input.
+/// <c>consistency</c>: replays a file of events through the online path and the offline path (the training-data
+/// code, <see cref="DuckDbHistoricalRetrieval"/>) of an aggregation view or a plain feature view and compares them at
+/// given times (DESIGN §3). Exit 0: no mismatch; 1: mismatches; 2: bad input.
 /// </summary>
 internal static class ConsistencyCommand
 {
@@ -19,8 +20,8 @@ internal static class ConsistencyCommand
 
     public static Command Create(Func<ParseResult, CliContext> context, Option<bool> json)
     {
-        var view = new Option<string>("--view") { Description = "The aggregation view to check", Required = true };
-        var events = new Option<string>("--events") { Description = "The events (Parquet, or CSV when it ends in .csv), with the columns of the view's source", Required = true };
+        var view = new Option<string>("--view") { Description = "The view to check: an aggregation view or a plain feature view", Required = true };
+        var events = new Option<string>("--events") { Description = "The events (Parquet, or CSV when it ends in .csv; local or s3://), with the columns of the view's source", Required = true };
         var at = new Option<string?>("--at") { Description = "Comma-separated times to compare at (ISO 8601; no offset means UTC)" };
         var every = new Option<string?>("--at-every") { Description = "Compare at every DURATION (e.g. 15m) from the first event to the last, instead of --at" };
         var examples = new Option<int>("--examples") { Description = "How many mismatches to list (default 10)", DefaultValueFactory = _ => 10 };
@@ -89,8 +90,9 @@ internal static class ConsistencyCommand
             return code == ExitCodes.Ok ? ExitCodes.Ok : BadInput;
         }
 
-        var path = Path.GetFullPath(eventsPath);
-        if (!path.Contains('*', StringComparison.Ordinal) && !File.Exists(path))
+        var remote = eventsPath.StartsWith("s3://", StringComparison.OrdinalIgnoreCase);
+        var path = remote ? eventsPath : Path.GetFullPath(eventsPath);
+        if (!remote && !path.Contains('*', StringComparison.Ordinal) && !File.Exists(path))
         {
             throw new CliException($"--events: file '{path}' not found");
         }
@@ -101,8 +103,15 @@ internal static class ConsistencyCommand
             throw new CliException($"--view: view '{view}' is not in the applied registry of {Path.GetFullPath(ctx.RepoDirectory)}; run `freshet apply` or check the name");
         }
 
-        var table = await Task.Run(() => EventFile.Read(path, ct), ct);
-        var options = new ConsistencyOptions { MaxExamples = examples };
+        // s3:// events are read through the repo's object cache with freshet.yaml's s3 settings, as view sources are;
+        // the offline side is the training-data code itself (DuckDbHistoricalRetrieval over the same file).
+        using var s3 = new S3ObjectCache(S3Settings.From(config.S3), Path.Combine(Hosting.DataDirectory(ctx.RepoDirectory, config), "cache", "s3"));
+        var table = await EventFile.ReadAsync(path, s3, ct);
+        var options = new ConsistencyOptions
+        {
+            MaxExamples = examples,
+            Offline = new DuckDbConsistencyOffline(path, new DuckDbHistoricalOptions { S3 = s3 }),
+        };
         var report = times is not null
             ? await ConsistencyCheck.RunAsync(state, config, ctx.RepoDirectory, view, table, times, options, ct)
             : await ConsistencyCheck.RunEveryAsync(state, config, ctx.RepoDirectory, view, table, step, options, ct);

@@ -11,26 +11,32 @@ internal static class HistoricalCommand
 {
     public static Command Create(Func<ParseResult, CliContext> context, Option<bool> json)
     {
-        var entities = new Option<string>("--entities") { Description = "The entity file (Parquet, or CSV when it ends in .csv): join keys, event_timestamp and any label columns", Required = true };
+        var entities = new Option<string>("--entities") { Description = "The entity file (Parquet, or CSV when it ends in .csv; local or s3://): join keys, the time column (--timestamp-column) and any label columns", Required = true };
         var features = new Option<string?>("--features") { Description = "Comma-separated feature references (view:feature or view)" };
         var service = new Option<string?>("--service") { Description = "A feature service instead of --features" };
         var output = new Option<string>("--output", "-o") { Description = "The Parquet file to write (replaced if it exists)", Required = true };
         var fullNames = new Option<bool>("--full-feature-names") { Description = "Name output columns view__feature instead of feature" };
         var memory = new Option<string?>("--memory-limit") { Description = "DuckDB's memory limit (e.g. 2GB); larger joins and sorts spill to the temp directory" };
         var temp = new Option<string?>("--temp-directory") { Description = "Where DuckDB spills (default: a new directory under the system temp folder, removed after)" };
-        var command = new Command("historical", "Write training data: each entity row with the requested features as of its event_timestamp (point in time), in the entity file's order");
-        foreach (var option in new Option[] { entities, features, service, output, fullNames, memory, temp })
+        var timestamp = new Option<string>("--timestamp-column")
+        {
+            Description = "The entity file's column holding each row's time (default event_timestamp)",
+            DefaultValueFactory = _ => HistoricalRequest.DefaultTimestampColumn,
+        };
+        var command = new Command("historical", "Write training data: each entity row with the requested features as of its time (point in time), in the entity file's order");
+        foreach (var option in new Option[] { entities, features, service, output, fullNames, memory, temp, timestamp })
         {
             command.Options.Add(option);
         }
 
         command.SetAction((r, ct) => RunAsync(context(r), r.GetValue(json), new HistoricalRequest
         {
-            EntitiesPath = Path.GetFullPath(r.GetValue(entities)!),
+            EntitiesPath = r.GetValue(entities)!.StartsWith("s3://", StringComparison.OrdinalIgnoreCase) ? r.GetValue(entities)! : Path.GetFullPath(r.GetValue(entities)!),
             OutputPath = Path.GetFullPath(r.GetValue(output)!),
             Features = Split(r.GetValue(features)),
             FeatureService = r.GetValue(service),
             FullFeatureNames = r.GetValue(fullNames),
+            TimestampColumn = r.GetValue(timestamp)!,
         }, new DuckDbHistoricalOptions { MemoryLimit = r.GetValue(memory), TempDirectory = r.GetValue(temp) }, ct));
         return command;
     }

@@ -1,4 +1,3 @@
-using Freshet.Aggregates;
 using Freshet.Model;
 using Freshet.Online;
 using Freshet.Registry;
@@ -7,28 +6,42 @@ using Freshet.Values;
 namespace Freshet.Serving;
 
 /// <summary>
-/// The online/offline consistency check of an aggregation view (DESIGN §3): the same events go through the
-/// online path (a fresh in-memory store, the streaming engine with a clock under the check's control, and the
-/// serving read of <see cref="FeatureStore.GetOnlineFeaturesAsync"/>) and through the offline path
-/// (<see cref="OfflineAggregation"/>, what training data is computed with), and every feature of every entity is
-/// compared at each requested time.
+/// The online/offline consistency check of a view (DESIGN §3): the same events go through the online path (a fresh
+/// in-memory store, written through the online write path with a clock under the check's control, read with the
+/// serving read of <see cref="FeatureStore.GetOnlineFeaturesAsync"/>) and through the offline path (what training
+/// data is computed with: <see cref="ConsistencyOptions.Offline"/>, by default in memory), and every feature of every
+/// entity is compared at each requested time.
 /// </summary>
 /// <remarks>
-/// The replay is a live stream: events are applied in event-time order, in batches, with the clock at the newest
-/// event of the batch, so no event is too late or in the future; before the read at <c>T</c> every event with a
-/// time before <c>T</c> has been applied and the clock is set to <c>T</c>. An event at exactly <c>T</c> is
-/// applied after the read at <c>T</c>, as a transaction is scored before it is ingested.
+/// <para>
+/// <b>Aggregation views</b> replay a live stream: events are applied by the streaming engine in event-time order,
+/// in batches, with the clock at the newest event of the batch, so no event is too late or in the future; before
+/// the read at <c>T</c> every event with a time before <c>T</c> has been applied and the clock is set to <c>T</c>.
+/// An event at exactly <c>T</c> is applied after the read at <c>T</c>, as a transaction is scored before it is
+/// ingested (the strict bound).
+/// </para>
+/// <para>
+/// <b>Plain views</b>: "online at <c>T</c>" is the store after every row with event time <c>&lt;= T</c> (inclusive,
+/// Feast's bound) has been written through <see cref="FeatureStore.WriteToOnlineStoreAsync"/> (newest
+/// (event, created) wins whatever the order), read with the clock at <c>T</c>, so the ttl is measured against
+/// <c>T</c>: a row with <c>T − event &gt; ttl</c> is <c>OUTSIDE_MAX_AGE</c> (no value). Offline at <c>T</c> is
+/// Feast's rule: the latest row with event time <c>&lt;= T</c>, not older than <c>T − ttl</c>, ties on event time
+/// broken by the greatest created time.
+/// </para>
 /// </remarks>
-public static class ConsistencyCheck
+public static partial class ConsistencyCheck
 {
     // Within FeatureStoreOptions.MaxEntityRows (10 000): one online read per this many entities.
     private const int ReadChunk = 5000;
 
+    /// <summary>The most times one check reads at (each reads every entity).</summary>
+    public const int MaxTimes = 100_000;
+
     /// <summary>
     /// Replays <paramref name="events"/> (columns named as the view's source: join keys, event time, value
-    /// columns) through both paths of aggregation view <paramref name="viewName"/> of <paramref name="state"/> and
-    /// compares them at <paramref name="times"/>. An unknown view, a view that is not an aggregation view, or no
-    /// times is a <see cref="RequestException"/>.
+    /// columns) through both paths of view <paramref name="viewName"/> (an aggregation view or a plain feature view)
+    /// of <paramref name="state"/> and compares them at <paramref name="times"/>. An unknown view, an on-demand view,
+    /// or no times is a <see cref="RequestException"/>.
     /// </summary>
     public static Task<ConsistencyReport> RunAsync(RegistryState state, RepoConfig config, string repoDirectory, string viewName,
         ColumnTable events, IReadOnlyList<DateTimeOffset> times, ConsistencyOptions? options = null, CancellationToken cancellationToken = default)
@@ -57,12 +70,12 @@ public static class ConsistencyCheck
 
         return RunAsync(state, config, repoDirectory, viewName, events, ordered =>
         {
-            if (ordered.Length == 0)
+            if (ordered.Count == 0)
             {
                 throw new RequestException("events", "no_events", $"the events hold no usable event of view '{viewName}', so there is no first and last event to step between");
             }
 
-            long first = ordered[0].EventMicros, last = ordered[^1].EventMicros, step = Micros.Of(every);
+            long first = ordered[0], last = ordered[^1], step = Micros.Of(every);
             if ((last - first) / step + 2 > MaxTimes)
             {
                 throw new RequestException("at_every", "too_many_times", $"every {Durations.Format(every)} from the first to the last event is more than {MaxTimes} times; give a longer interval");
@@ -79,11 +92,9 @@ public static class ConsistencyCheck
         }, options, cancellationToken);
     }
 
-    /// <summary>The most times one check reads at (each reads every entity).</summary>
-    public const int MaxTimes = 100_000;
-
+    /// <summary>The check, with <paramref name="timesOf"/> choosing the times from the usable events' times (ascending).</summary>
     private static async Task<ConsistencyReport> RunAsync(RegistryState state, RepoConfig config, string repoDirectory, string viewName,
-        ColumnTable events, Func<AggregationEvent[], IReadOnlyList<DateTimeOffset>> timesOf, ConsistencyOptions? options, CancellationToken cancellationToken)
+        ColumnTable events, Func<IReadOnlyList<long>, IReadOnlyList<DateTimeOffset>> timesOf, ConsistencyOptions? options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(events);
@@ -92,182 +103,89 @@ public static class ConsistencyCheck
         await registry.CommitAsync(state, 0, cancellationToken);
         var clock = new ReplayClock(DateTimeOffset.UnixEpoch);
         await using var store = await FeatureStore.OpenAsync(registry, new InMemoryOnlineStore(), config, repoDirectory, new FeatureStoreOptions { Clock = clock }, cancellationToken);
-        var view = store.Registry.Index.View(viewName)?.View switch
+        var replay = new Replay(store, clock, repoDirectory, events, options);
+        return store.Registry.Index.View(viewName)?.View switch
         {
-            AggregationView a => a,
+            AggregationView a => await RunAggregationAsync(replay, a, timesOf, cancellationToken),
+            FeatureView f => await RunPlainAsync(replay, f, timesOf, cancellationToken),
             null => throw new RequestException("view", "unknown_view", $"view '{viewName}' is not in the applied registry (version {state.Version}); run `freshet apply` or check the name"),
-            _ => throw new RequestException("view", "not_an_aggregation_view", $"view '{viewName}' is not an aggregation view; the consistency check compares aggregation views"),
+            _ => throw new RequestException("view", "not_checkable", $"view '{viewName}' is an on-demand view, computed at request time from other views; check the views it reads"),
         };
-        var compiled = store.Registry.Aggregation(view);
+    }
 
-        // A column missing from the whole file is a wrong file, not rows to skip.
+    /// <summary>What both kinds of view share: the store and its clock, the events, the settings.</summary>
+    private sealed record Replay(FeatureStore Store, ReplayClock Clock, string RepoDirectory, ColumnTable Events, ConsistencyOptions Options);
+
+    /// <summary>A distinct entity: its encoded key, its join-key values in their declared types, and a label for reports.</summary>
+    private sealed record Entity(byte[] Key, FeatureValue[] Values, string Label);
+
+    private static string Label(IReadOnlyList<JoinKey> keys, FeatureValue[] values) => string.Join(",", keys.Select((k, i) => $"{k.Name}={values[i]}"));
+
+    /// <summary>A column missing from the whole file is a wrong file, not rows to skip.</summary>
+    private static void RequireColumns(ColumnTable events, string view, IEnumerable<string> names)
+    {
         var present = string.Join(", ", events.Names);
-        foreach (var name in compiled.Keys.Select(k => k.Name).Append(compiled.TimestampField).Concat(compiled.Columns.Select(c => c.Name)))
+        foreach (var name in names)
         {
             if (events.Column(name) is null)
             {
-                throw new RequestException($"events.{name}", "missing_column", $"the events have no column '{name}', which view '{view.Name}' reads; their columns are: {present}");
+                throw new RequestException($"events.{name}", "missing_column", $"the events have no column '{name}', which view '{view}' reads; their columns are: {present}");
             }
         }
+    }
 
-        var (converted, bad) = AggregationEngine.ToEvents(compiled, events, rejectBadRows: true, field: "events");
+    /// <summary>The times in microseconds, distinct and ascending.</summary>
+    private static long[] Times(IReadOnlyList<DateTimeOffset> times) => [.. times.Select(Micros.From).Distinct().Order()];
 
-        // Event-time order; equal times keep file order, which both sides then see alike.
-        var ordered = converted.OrderBy(e => e.EventMicros).ThenBy(e => e.Row).ToArray();
-        var at = timesOf(ordered).Select(Micros.From).Distinct().Order().ToArray();
-        clock.Now = Micros.ToDateTimeOffset(at[0]);
-        var entities = Entities(ordered, compiled, events);
-        var slots = compiled.Aggregations;
-        var offline = Offline(compiled, ordered, entities, at);
-
-        var comparison = new Comparison(compiled, options);
-        long rejected = 0;
-        var next = 0;
-        for (var t = 0; t < at.Length; t++)
+    /// <summary>The offline values by <see cref="ConsistencyOptions.Offline"/>, or by <paramref name="inMemory"/> when it is not set.</summary>
+    private static async Task<FeatureValue[][][]> OfflineAsync(Replay replay, string view, IReadOnlyList<ComparedFeature> features, IReadOnlyList<JoinKey> keys,
+        List<Entity> entities, long[] at, Func<FeatureValue[][][]> inMemory, CancellationToken cancellationToken)
+    {
+        if (replay.Options.Offline is not { } offline)
         {
-            var end = next;
-            while (end < ordered.Length && ordered[end].EventMicros < at[t])
+            return inMemory();
+        }
+
+        var values = await offline.ComputeAsync(new ConsistencyOfflineRequest(replay.Store.Registry, replay.RepoDirectory, view, [.. features.Select(f => f.Name)], keys,
+            [.. entities.Select(e => e.Values)], at, replay.Events), cancellationToken);
+        if (values.Length != entities.Count || values.Any(e => e.Length != at.Length || e.Any(t => t.Length != features.Count)))
+        {
+            throw new InvalidOperationException($"the offline side returned values of the wrong shape (expected {entities.Count} entities x {at.Length} times x {features.Count} features)");
+        }
+
+        return values;
+    }
+
+    /// <summary>Reads every entity at the clock's time through the serving read and compares each feature with the offline values at time index <paramref name="t"/>.</summary>
+    private static async Task CompareAtAsync(Replay replay, string view, IReadOnlyList<JoinKey> keys, IReadOnlyList<ComparedFeature> features, List<Entity> entities,
+        FeatureValue[][][] offline, long[] at, int t, Comparison comparison, CancellationToken cancellationToken)
+    {
+        for (var from = 0; from < entities.Count; from += ReadChunk)
+        {
+            var count = Math.Min(ReadChunk, entities.Count - from);
+            var request = new Dictionary<string, FeatureValue[]>(StringComparer.Ordinal);
+            for (var k = 0; k < keys.Count; k++)
             {
-                end++;
+                var column = new FeatureValue[count];
+                for (var i = 0; i < count; i++)
+                {
+                    column[i] = entities[from + i].Values[k];
+                }
+
+                request[keys[k].Name] = column;
             }
 
-            rejected += await ApplyAsync(store, compiled, clock, ordered, next, end, options.BatchSize, cancellationToken);
-            next = end;
-            clock.Now = Micros.ToDateTimeOffset(at[t]);
-            for (var from = 0; from < entities.Count; from += ReadChunk)
+            var response = await replay.Store.GetOnlineFeaturesAsync(new OnlineRequest { Features = [view], Entities = request }, cancellationToken);
+            for (var s = 0; s < features.Count; s++)
             {
-                var count = Math.Min(ReadChunk, entities.Count - from);
-                var response = await store.GetOnlineFeaturesAsync(new OnlineRequest
+                var column = IndexOf(response.FeatureNames, features[s].Name);
+                for (var i = 0; i < count; i++)
                 {
-                    Features = [view.Name],
-                    Entities = Request(compiled, entities, from, count),
-                }, cancellationToken);
-                for (var s = 0; s < slots.Length; s++)
-                {
-                    var column = IndexOf(response.FeatureNames, slots[s].Name);
-                    for (var i = 0; i < count; i++)
-                    {
-                        var online = column < 0 ? FeatureValue.Null : response.Columns[column].Values[i];
-                        comparison.Compare(s, entities[from + i].Label, at[t], online, offline[from + i][t][s]);
-                    }
+                    var online = column < 0 ? FeatureValue.Null : response.Columns[column].Values[i];
+                    comparison.Compare(s, entities[from + i].Label, at[t], online, offline[from + i][t][s]);
                 }
             }
         }
-
-        return comparison.Report(view.Name, events.RowCount, bad.Count, rejected, entities.Count, at.Length);
-    }
-
-    /// <summary>Applies events [from, end) in batches of at most <paramref name="batchSize"/>, each with the clock at its newest event; returns the rejected count.</summary>
-    private static async Task<long> ApplyAsync(FeatureStore store, CompiledAggregationView view, ReplayClock clock, AggregationEvent[] ordered, int from, int end,
-        int batchSize, CancellationToken cancellationToken)
-    {
-        long rejected = 0;
-        var shortest = view.Resolutions.Min(r => r.RetentionMicros);
-        while (from < end)
-        {
-            // A batch spans less than the shortest retention, so its first event is not too late at its last one's time.
-            var stop = from + 1;
-            while (stop < end && stop - from < Math.Max(1, batchSize) && ordered[stop].EventMicros - ordered[from].EventMicros < shortest)
-            {
-                stop++;
-            }
-
-            var newest = Micros.ToDateTimeOffset(ordered[stop - 1].EventMicros);
-            if (newest > clock.Now)
-            {
-                clock.Now = newest;
-            }
-
-            var result = await store.Engine.ApplyAsync(view, new ArraySegment<AggregationEvent>(ordered, from, stop - from), cancellationToken: cancellationToken);
-            rejected += result.Rejected.Count;
-            from = stop;
-        }
-
-        return rejected;
-    }
-
-    /// <summary>The offline values: per entity, per time, per slot, by the training-data code (one pass per entity over its events and the times).</summary>
-    private static FeatureValue[][][] Offline(CompiledAggregationView view, AggregationEvent[] ordered, List<Entity> entities, long[] at)
-    {
-        var slots = Enumerable.Range(0, view.Aggregations.Length).ToArray();
-        var aggregation = new OfflineAggregation(view, slots);
-        var result = new FeatureValue[entities.Count][][];
-        var byEntity = new List<int>[entities.Count];
-        for (var e = 0; e < entities.Count; e++)
-        {
-            byEntity[e] = [];
-        }
-
-        var index = new Dictionary<byte[], int>(ByteArrayComparer.Instance);
-        for (var e = 0; e < entities.Count; e++)
-        {
-            index[entities[e].Key] = e;
-        }
-
-        for (var i = 0; i < ordered.Length; i++)
-        {
-            byEntity[index[ordered[i].EntityKey]].Add(i);
-        }
-
-        for (var e = 0; e < entities.Count; e++)
-        {
-            aggregation.StartEntity();
-            result[e] = new FeatureValue[at.Length][];
-            var next = 0;
-            var own = byEntity[e];
-            for (var t = 0; t < at.Length; t++)
-            {
-                // The bound is strict: events at T are added after the query at T.
-                while (next < own.Count && ordered[own[next]].EventMicros < at[t])
-                {
-                    aggregation.Add(ordered[own[next++]]);
-                }
-
-                var row = new FeatureValue[slots.Length];
-                aggregation.Evaluate(at[t], row, slots);
-                result[e][t] = row;
-            }
-        }
-
-        return result;
-    }
-
-    private sealed record Entity(byte[] Key, FeatureValue[] Values, string Label);
-
-    /// <summary>The distinct entities of the events, in order of first event, with their join-key values as the events carry them.</summary>
-    private static List<Entity> Entities(AggregationEvent[] ordered, CompiledAggregationView view, ColumnTable events)
-    {
-        var seen = new HashSet<byte[]>(ByteArrayComparer.Instance);
-        var entities = new List<Entity>();
-        var columns = view.Keys.Select(k => events.Column(k.Name)!).ToArray();
-        foreach (var e in ordered)
-        {
-            if (seen.Add(e.EntityKey))
-            {
-                var values = columns.Select(c => c[e.Row]).ToArray();
-                var label = string.Join(",", view.Keys.Select((k, i) => $"{k.Name}={values[i]}"));
-                entities.Add(new Entity(e.EntityKey, values, label));
-            }
-        }
-
-        return entities;
-    }
-
-    private static Dictionary<string, FeatureValue[]> Request(CompiledAggregationView view, List<Entity> entities, int from, int count)
-    {
-        var request = new Dictionary<string, FeatureValue[]>(StringComparer.Ordinal);
-        for (var k = 0; k < view.Keys.Length; k++)
-        {
-            var column = new FeatureValue[count];
-            for (var i = 0; i < count; i++)
-            {
-                column[i] = entities[from + i].Values[k];
-            }
-
-            request[view.Keys[k].Name] = column;
-        }
-
-        return request;
     }
 
     private static int IndexOf(IReadOnlyList<string> names, string name)

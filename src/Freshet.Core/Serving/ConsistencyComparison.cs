@@ -12,7 +12,7 @@ namespace Freshet.Serving;
 /// </summary>
 internal sealed class Comparison
 {
-    private readonly CompiledAggregationView _view;
+    private readonly ComparedFeature[] _features;
     private readonly ConsistencyOptions _options;
     private readonly bool[] _tolerant;
     private readonly long[] _compared;
@@ -22,13 +22,12 @@ internal sealed class Comparison
     private readonly double[] _maxRelative;
     private readonly List<ConsistencyMismatch> _examples = [];
 
-    public Comparison(CompiledAggregationView view, ConsistencyOptions options)
+    public Comparison(IReadOnlyList<ComparedFeature> features, ConsistencyOptions options)
     {
-        _view = view;
+        _features = [.. features];
         _options = options;
-        var n = view.Aggregations.Length;
-        _tolerant = [.. view.Aggregations.Select(s => s.Aggregation.Function is AggregationFunction.Sum or AggregationFunction.Mean
-            or AggregationFunction.Stddev or AggregationFunction.Variance)];
+        var n = _features.Length;
+        _tolerant = [.. _features.Select(f => f.Tolerant)];
         _compared = new long[n];
         _mismatches = new long[n];
         _nonNull = new long[n];
@@ -38,7 +37,7 @@ internal sealed class Comparison
 
     public void Compare(int slot, string entity, long atMicros, FeatureValue online, FeatureValue offline)
     {
-        var name = _view.Aggregations[slot].Name;
+        var name = _features[slot].Name;
         if (_options.AlterOnline is { } alter)
         {
             online = alter(name, online);
@@ -81,16 +80,29 @@ internal sealed class Comparison
 
     public ConsistencyReport Report(string view, long events, long badRows, long rejected, int entities, int times)
     {
-        var features = new FeatureConsistency[_view.Aggregations.Length];
+        var features = new FeatureConsistency[_features.Length];
         for (var s = 0; s < features.Length; s++)
         {
-            var slot = _view.Aggregations[s];
-            features[s] = new FeatureConsistency(slot.Name, Aggregation.NameOf(slot.Aggregation.Function), _tolerant[s], _compared[s], _mismatches[s], _nonNull[s],
+            features[s] = new FeatureConsistency(_features[s].Name, _features[s].Function, _tolerant[s], _compared[s], _mismatches[s], _nonNull[s],
                 _maxAbsolute[s], _maxRelative[s]);
         }
 
         return new ConsistencyReport(view, events, badRows, rejected, entities, times, _compared.Sum(), _mismatches.Sum(), features, _examples);
     }
 
+    /// <summary>The features of an aggregation view: float sums, means, stddev and variance compared within the tolerance.</summary>
+    public static ComparedFeature[] Of(CompiledAggregationView view) =>
+        [.. view.Aggregations.Select(s => new ComparedFeature(s.Name, Aggregation.NameOf(s.Aggregation.Function),
+            s.Aggregation.Function is AggregationFunction.Sum or AggregationFunction.Mean or AggregationFunction.Stddev or AggregationFunction.Variance))];
+
+    /// <summary>The features of a plain view: stored values, compared exactly.</summary>
+    public static ComparedFeature[] Of(FeatureView view) => [.. view.Schema.Select(f => new ComparedFeature(f.Name, PlainFunction, false))];
+
+    /// <summary>What the report calls a plain view's feature in place of an aggregation function.</summary>
+    public const string PlainFunction = "latest";
+
     private static bool IsNumber(FeatureValue v) => v.Kind is ValueKind.Int32 or ValueKind.Int64 or ValueKind.Float32 or ValueKind.Float64;
 }
+
+/// <summary>One feature the check compares: its name, its function (or <c>latest</c>), and whether floats get the tolerance.</summary>
+internal sealed record ComparedFeature(string Name, string Function, bool Tolerant);

@@ -15,8 +15,15 @@ public sealed record ConsistencyOptions
     /// <summary>How many mismatches the report lists (all are counted).</summary>
     public int MaxExamples { get; init; } = 10;
 
-    /// <summary>The most events applied online in one batch.</summary>
+    /// <summary>The most events applied (or rows written) online in one batch.</summary>
     public int BatchSize { get; init; } = 1000;
+
+    /// <summary>
+    /// Computes the offline side; null computes it in memory from the events (aggregation views with
+    /// <see cref="Aggregates.OfflineAggregation"/>, plain views with Feast's rule). <c>freshet consistency</c> sets the
+    /// DuckDB engine's, which runs the code <c>freshet historical</c> runs.
+    /// </summary>
+    public IConsistencyOffline? Offline { get; init; }
 
     /// <summary>
     /// A seam for tests: called with (feature, online value) before the comparison, so a test can alter what the
@@ -35,7 +42,7 @@ public sealed record ConsistencyMismatch(string Entity, DateTimeOffset At, strin
 
 /// <summary>The comparison of one feature over every (entity, time).</summary>
 /// <param name="Feature">The feature name.</param>
-/// <param name="Function">The aggregation function (<c>sum</c>, <c>last_n</c>, ...).</param>
+/// <param name="Function">The aggregation function (<c>sum</c>, <c>last_n</c>, ...), or <c>latest</c> for a plain view's feature.</param>
 /// <param name="Tolerant">True when compared within the relative tolerance (float sums, means, stddev, variance).</param>
 /// <param name="Compared">Values compared.</param>
 /// <param name="Mismatches">Values that differ (beyond the tolerance, or one null and the other not).</param>
@@ -46,11 +53,15 @@ public sealed record FeatureConsistency(string Feature, string Function, bool To
     double MaxAbsoluteDifference, double MaxRelativeDifference);
 
 /// <summary>What a <see cref="ConsistencyCheck"/> found.</summary>
-/// <param name="View">The aggregation view checked.</param>
+/// <param name="View">The view checked.</param>
 /// <param name="Events">Rows of the event table.</param>
-/// <param name="BadRows">Rows that are not events of the view (a missing join key or event time, a wrong type); neither side uses them.</param>
+/// <param name="BadRows">
+/// Rows that are not events of the view (a missing join key or event time, a wrong type); the online side does not
+/// use them (an in-memory offline side neither; a DuckDB one reads the file as training data would, and any effect
+/// they have there shows as mismatches).
+/// </param>
 /// <param name="OnlineRejected">
-/// Events the online engine refused (too late or too far in the future for its clock). The replay keeps the clock
+/// Events the online engine refused (too late or too far in the future for its clock; always 0 for plain views). The replay keeps the clock
 /// at the newest event applied, so this is 0 unless the file holds out-of-order events older than the retention;
 /// the offline side still counts such events, so any effect they have shows as mismatches.
 /// </param>

@@ -2,12 +2,23 @@ namespace Freshet.Serving;
 
 /// <summary>
 /// A training-data request (Feast's <c>get_historical_features</c>): an entity file whose rows carry the join keys,
-/// an <c>event_timestamp</c> and any other columns (labels), and the features to add to each row as of its time.
+/// a time column (<c>event_timestamp</c> unless <see cref="TimestampColumn"/> names another) and any other columns
+/// (labels), and the features to add to each row as of its time.
 /// </summary>
 public sealed record HistoricalRequest
 {
-    /// <summary>The column of the entity file that holds each row's time <c>T</c> (Feast's name).</summary>
-    public const string TimestampColumn = "event_timestamp";
+    /// <summary>The default column of the entity file that holds each row's time <c>T</c> (Feast's name).</summary>
+    public const string DefaultTimestampColumn = "event_timestamp";
+
+    /// <summary>The column of the entity file that holds each row's time <c>T</c>; <see cref="DefaultTimestampColumn"/> unless set.</summary>
+    public string TimestampColumn { get; init; } = DefaultTimestampColumn;
+
+    /// <summary>
+    /// Reads a view's rows from another file instead of its batch source: view name to a path (Parquet, or CSV when it
+    /// ends in <c>.csv</c>; relative to the current directory; a glob or <c>s3://</c> is fine) with the batch source's
+    /// columns, read with its time columns. For replays and checks (<c>freshet consistency</c>); null reads the sources.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? SourceOverrides { get; init; }
 
     /// <summary>The entity file: Parquet, or CSV when it ends in <c>.csv</c>; a glob reads several files as one.</summary>
     public required string EntitiesPath { get; init; }
