@@ -15,18 +15,13 @@ public sealed partial class AggregationEngine
     /// <summary>
     /// Stores every tile row of the batch with compare-and-set: each row takes only the events above its record of
     /// applied offsets, and a refused swap (another processor wrote the row since it was read) is read again and
-    /// applied again, which the record makes idempotent. The other rows (dead letters) are put first; freshness is
-    /// a monotonic maximum. Source offsets are the caller's, after this returns.
+    /// applied again, which the record makes idempotent. The other rows (dead letters, idempotency keys) are put
+    /// after the tiles; freshness is a monotonic maximum. Source offsets are the caller's, after this returns.
     /// </summary>
     private async ValueTask<AggregationApplyResult> ApplySharedAsync(IReadOnlyList<(CompiledAggregationView View, IReadOnlyList<AggregationEvent> Events)> batches,
         StreamPositions? positions, List<TileGroup> groups, int[][] members, OnlineKey[] keys, IReadOnlyList<OnlinePut> extra, long now,
         int[] batchSlots, int views, List<EventRejection> allRejected, CancellationToken cancellationToken)
     {
-        if (extra.Count > 0)
-        {
-            await store.PutAsync(extra, cancellationToken);
-        }
-
         var applied = new bool[batches.Count][];
         var scratch = new bool[batches.Count][];
         for (var b = 0; b < batches.Count; b++)
@@ -147,6 +142,13 @@ public sealed partial class AggregationEngine
                 stored = new byte[]?[pending.Count];
                 await store.ReadAsync(pendingKeys, stored, cancellationToken);
             }
+        }
+
+        // After the rows: a crash in between leaves rows without their dead letters or idempotency keys, so a
+        // retry records or applies them again rather than a key standing for events never applied.
+        if (extra.Count > 0)
+        {
+            await store.PutAsync(extra, cancellationToken);
         }
 
         for (var b = 0; b < batches.Count; b++)

@@ -165,7 +165,7 @@ public sealed partial class AggregationEngine(IOnlineStore store, TimeProvider c
     /// is the apply above (one atomic batch; the caller adds its offsets to <paramref name="alsoPut"/>). On a shared
     /// store (<see cref="IOnlineStore.IsShared"/>) each tile row keeps the highest offset applied per partition and
     /// takes only events above it, and is stored with <see cref="IOnlineStore.SwapAsync"/> (re-read and re-applied
-    /// when another writer got there first); the rows of <paramref name="alsoPut"/> are put before the tiles, and
+    /// when another writer got there first); the rows of <paramref name="alsoPut"/> are put after the tiles, and
     /// the caller advances its offsets only after this returns (docs/scale-out.md).
     /// </summary>
     public async ValueTask<AggregationApplyResult> ApplyAsync(IReadOnlyList<(CompiledAggregationView View, IReadOnlyList<AggregationEvent> Events)> batches,
