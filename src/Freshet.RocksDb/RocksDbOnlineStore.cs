@@ -202,6 +202,84 @@ public sealed class RocksDbOnlineStore : IOnlineStore
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The stripes of every key are held from the read of the stored values to the commit of the swaps that
+    /// matched (one synced batch), so no write of this process slips in between; RocksDB has one owning process.
+    /// </remarks>
+    public ValueTask SwapAsync(IReadOnlyList<OnlineSwap> swaps, bool[] applied, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(swaps);
+        ArgumentNullException.ThrowIfNull(applied);
+        cancellationToken.ThrowIfCancellationRequested();
+        var n = swaps.Count;
+        if (applied.Length < n)
+        {
+            throw new ArgumentException($"applied holds {applied.Length} flags for {n} swaps", nameof(applied));
+        }
+
+        if (n == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var keys = new byte[n][];
+        var stripes = new int[n];
+        for (var i = 0; i < n; i++)
+        {
+            var swap = swaps[i];
+            if (swap.Namespace is null || swap.Key is null)
+            {
+                throw new ArgumentException($"swap {i} has no namespace or no key", nameof(swaps));
+            }
+
+            keys[i] = StoreKey(swap.Namespace, swap.Key);
+            stripes[i] = ByteArrayComparer.Instance.GetHashCode(keys[i]) & _stripeMask;
+        }
+
+        var distinct = SortDistinct(stripes);
+        var entered = 0;
+        try
+        {
+            entered = EnterStripes(stripes, distinct);
+            var stored = _db.MultiGet(keys);
+            using var batch = new WriteBatch();
+            var any = false;
+            for (var i = 0; i < n; i++)
+            {
+                var expected = swaps[i].Expected;
+                var current = stored[i].Value;
+                applied[i] = expected is null ? current is null : current is not null && current.AsSpan().SequenceEqual(expected);
+                if (!applied[i])
+                {
+                    continue;
+                }
+
+                any = true;
+                if (swaps[i].Value is { } value)
+                {
+                    batch.Put(keys[i], value);
+                }
+                else
+                {
+                    batch.Delete(keys[i]);
+                }
+            }
+
+            if (any)
+            {
+                _db.Write(batch, _syncWrite);
+            }
+        }
+        finally
+        {
+            ExitStripes(stripes, entered);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
     public IAsyncEnumerable<KeyValuePair<byte[], byte[]>> ScanAsync(string @namespace, byte[] prefix, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();

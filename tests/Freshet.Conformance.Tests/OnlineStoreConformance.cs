@@ -470,12 +470,133 @@ public abstract class OnlineStoreConformance : IAsyncLifetime
 
         Assert.Equal(await ReadState("tiles", [1]), await ReadState("offsets", [1]));
     }
+
+    [Fact]
+    public async Task A_swap_whose_expected_value_matches_stores_its_value()
+    {
+        await Store.PutAsync([new OnlinePut("tiles", [1], [10, 11])]);
+        var applied = new bool[1];
+
+        await Store.SwapAsync([new OnlineSwap("tiles", [1], [10, 11], [12, 13, 14])], applied);
+
+        Assert.True(applied[0]);
+        Assert.Equal([12, 13, 14], await ReadState("tiles", [1]));
+    }
+
+    [Fact]
+    public async Task A_swap_whose_expected_value_differs_is_refused_and_changes_nothing()
+    {
+        await Store.PutAsync([new OnlinePut("tiles", [1], [10, 11]), new OnlinePut("tiles", [2], [20])]);
+        var applied = new bool[3];
+
+        // A prefix, a longer value and an absent expectation all differ from what is stored.
+        await Store.SwapAsync([new OnlineSwap("tiles", [1], [10], [99]), new OnlineSwap("tiles", [2], [20, 0], [99]), new OnlineSwap("tiles", [3], [1], [99])], applied);
+
+        Assert.Equal([false, false, false], applied);
+        Assert.Equal([10, 11], await ReadState("tiles", [1]));
+        Assert.Equal([20], await ReadState("tiles", [2]));
+        Assert.Null(await ReadState("tiles", [3]));
+    }
+
+    [Fact]
+    public async Task A_swap_expecting_null_stores_only_where_there_is_no_row()
+    {
+        await Store.PutAsync([new OnlinePut("tiles", [1], [10])]);
+        var applied = new bool[2];
+
+        await Store.SwapAsync([new OnlineSwap("tiles", [1], null, [11]), new OnlineSwap("tiles", [2], null, [21])], applied);
+
+        Assert.Equal([false, true], applied);
+        Assert.Equal([10], await ReadState("tiles", [1]));
+        Assert.Equal([21], await ReadState("tiles", [2]));
+
+        // An empty value is a row, not an absence.
+        await Store.PutAsync([new OnlinePut("tiles", [3], [])]);
+        await Store.SwapAsync([new OnlineSwap("tiles", [3], null, [31])], applied);
+        Assert.False(applied[0]);
+        Assert.Equal(Array.Empty<byte>(), await ReadState("tiles", [3]));
+    }
+
+    [Fact]
+    public async Task A_swap_with_a_null_value_deletes_the_row_when_it_matches()
+    {
+        await Store.PutAsync([new OnlinePut("tiles", [1], [10]), new OnlinePut("tiles", [2], [20])]);
+        var applied = new bool[2];
+
+        await Store.SwapAsync([new OnlineSwap("tiles", [1], [10], null), new OnlineSwap("tiles", [2], [21], null)], applied);
+
+        Assert.Equal([true, false], applied);
+        Assert.Null(await ReadState("tiles", [1]));
+        Assert.Equal([20], await ReadState("tiles", [2]));
+    }
+
+    [Fact]
+    public async Task Swaps_in_one_call_stand_alone_and_keys_of_other_namespaces_are_apart()
+    {
+        await Store.PutAsync([new OnlinePut("a", [1], [1]), new OnlinePut("b", [1], [2])]);
+        var applied = new bool[2];
+
+        await Store.SwapAsync([new OnlineSwap("a", [1], [2], [9]), new OnlineSwap("b", [1], [2], [8])], applied);
+
+        Assert.Equal([false, true], applied);
+        Assert.Equal([1], await ReadState("a", [1]));
+        Assert.Equal([8], await ReadState("b", [1]));
+    }
+
+    [Fact]
+    public async Task Of_concurrent_swaps_of_one_key_from_the_same_value_exactly_one_wins()
+    {
+        // Many rounds: each round, several writers race to move the same row from the value they all read.
+        for (var round = 0; round < 20; round++)
+        {
+            var from = new byte[] { (byte)round };
+            await Store.PutAsync([new OnlinePut("race", [7], from)]);
+            var flags = new bool[8][];
+            await Task.WhenAll(Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
+            {
+                flags[w] = new bool[1];
+                await Store.SwapAsync([new OnlineSwap("race", [7], from, [(byte)round, (byte)w])], flags[w]);
+            })));
+
+            var winners = Enumerable.Range(0, 8).Where(w => flags[w][0]).ToList();
+            Assert.Single(winners);
+            Assert.Equal([(byte)round, (byte)winners[0]], (await ReadState("race", [7]))!);
+        }
+    }
+
+    [Fact]
+    public async Task Concurrent_read_modify_swap_loops_lose_no_increment()
+    {
+        // The pattern stream processors use on shared stores: read, compute, swap, and on refusal read again.
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            var applied = new bool[1];
+            for (var i = 0; i < 50; i++)
+            {
+                do
+                {
+                    var current = await ReadState("counter", [1]);
+                    var next = (current is null ? 0 : BitConverter.ToInt32(current)) + 1;
+                    await Store.SwapAsync([new OnlineSwap("counter", [1], current, BitConverter.GetBytes(next))], applied);
+                }
+                while (!applied[0]);
+            }
+        })));
+
+        Assert.Equal(200, BitConverter.ToInt32((await ReadState("counter", [1]))!));
+    }
 }
 
 /// <summary>The in-memory store against the contract.</summary>
 public sealed class InMemoryOnlineStoreConformance : OnlineStoreConformance
 {
     protected override IOnlineStore CreateStore() => new InMemoryOnlineStore();
+}
+
+/// <summary>The in-memory store in its shared mode (as tests of scale-out use it) against the contract.</summary>
+public sealed class SharedInMemoryOnlineStoreConformance : OnlineStoreConformance
+{
+    protected override IOnlineStore CreateStore() => new InMemoryOnlineStore(shared: true);
 }
 
 /// <summary>The RocksDB store against the contract, each test in its own temporary directory.</summary>

@@ -62,6 +62,20 @@ internal sealed partial class MockCluster : IDisposable
         return count;
     }
 
+    /// <summary>Produces each value to its partition and waits until the cluster acknowledged all of them.</summary>
+    public void Produce(string topic, IEnumerable<(int Partition, byte[] Value)> events)
+    {
+        foreach (var (partition, value) in events)
+        {
+            _producer.Produce(new TopicPartition(topic, new Partition(partition)), new Message<byte[], byte[]> { Value = value });
+        }
+
+        if (_producer.Flush(TimeSpan.FromSeconds(20)) != 0)
+        {
+            throw new InvalidOperationException("the mock cluster did not acknowledge every event");
+        }
+    }
+
     public void Dispose() => _producer.Dispose();
 
     [GeneratedRegex(@"replaced with (\S+?:\d+)")]

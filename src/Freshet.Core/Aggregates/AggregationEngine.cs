@@ -50,8 +50,8 @@ public sealed record AggregationEngineOptions
 /// entity and hop in the online store; a window's value at <c>T</c> merges the tiles that start in
 /// [floor_H(T) − W, floor_H(T)], i.e. every event with <c>floor_H(T) − W ≤ t &lt; T</c> when no event later than
 /// <c>T</c> has been applied. Tiles older than the longest window + hop + allowed lateness are collected.
-/// Updates of one entity are serialized in this process (striped locks); the online store has one writing
-/// process (embedded) or one processor per partition (streams), so read-modify-write is safe.
+/// Updates of one entity are serialized in this process (striped locks). An embedded store has one writing
+/// process, so read-modify-write is safe; on a shared store rows are compare-and-set (docs/scale-out.md).
 /// </summary>
 public sealed partial class AggregationEngine(IOnlineStore store, TimeProvider clock, AggregationEngineOptions? options = null)
 {
@@ -156,8 +156,20 @@ public sealed partial class AggregationEngine(IOnlineStore store, TimeProvider c
     /// Applies events to the tiles of several views in one atomic batch (a stream feeding several views): the
     /// rejections are given per view, in the order of <paramref name="batches"/>.
     /// </summary>
+    public ValueTask<AggregationApplyResult> ApplyAsync(IReadOnlyList<(CompiledAggregationView View, IReadOnlyList<AggregationEvent> Events)> batches,
+        Func<IReadOnlyList<IReadOnlyList<EventRejection>>, IReadOnlyList<OnlinePut>>? alsoPut = null, CancellationToken cancellationToken = default) =>
+        ApplyAsync(batches, null, alsoPut, cancellationToken);
+
+    /// <summary>
+    /// Applies events of a stream batch whose rows came from <paramref name="positions"/>. On an embedded store this
+    /// is the apply above (one atomic batch; the caller adds its offsets to <paramref name="alsoPut"/>). On a shared
+    /// store (<see cref="IOnlineStore.IsShared"/>) each tile row keeps the highest offset applied per partition and
+    /// takes only events above it, and is stored with <see cref="IOnlineStore.SwapAsync"/> (re-read and re-applied
+    /// when another writer got there first); the rows of <paramref name="alsoPut"/> are put after the tiles, and
+    /// the caller advances its offsets only after this returns (docs/scale-out.md).
+    /// </summary>
     public async ValueTask<AggregationApplyResult> ApplyAsync(IReadOnlyList<(CompiledAggregationView View, IReadOnlyList<AggregationEvent> Events)> batches,
-        Func<IReadOnlyList<IReadOnlyList<EventRejection>>, IReadOnlyList<OnlinePut>>? alsoPut = null, CancellationToken cancellationToken = default)
+        StreamPositions? positions, Func<IReadOnlyList<IReadOnlyList<EventRejection>>, IReadOnlyList<OnlinePut>>? alsoPut = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batches);
         var now = Micros.From(clock.GetUtcNow());
@@ -241,6 +253,11 @@ public sealed partial class AggregationEngine(IOnlineStore store, TimeProvider c
             for (; taken < distinct; taken++)
             {
                 await _locks[stripes[taken]].WaitAsync(cancellationToken);
+            }
+
+            if (store.IsShared)
+            {
+                return await ApplySharedAsync(batches, positions, groups, members, keys, extra, now, batchSlots, viewSlots.Count, allRejected, cancellationToken);
             }
 
             var stored = new byte[]?[keys.Length];

@@ -8,11 +8,16 @@ namespace Freshet.Aggregates;
 /// Layout (little-endian): <c>format:u8 = 1 | states:i32 | state ids:u32[states] | tiles:i32 | tiles…</c>,
 /// each tile <c>start:i64 | max event:i64 | (length:i32 | state bytes)[states]</c>, tiles in ascending start order.
 /// A tile's start is a multiple of the hop (UTC microseconds since the epoch).
+/// A row written by a processor of a shared store has format 2: the same layout, then the offsets it has applied
+/// per source partition (<see cref="AppliedOffsets"/>); readers of tiles read both formats alike.
 /// </summary>
 public static class TileRow
 {
     /// <summary>The layout byte every row starts with.</summary>
     internal const byte Format = 1;
+
+    /// <summary>The layout byte of a row followed by its applied offsets (<see cref="AppliedOffsets"/>).</summary>
+    internal const byte FormatWithOffsets = 2;
 
     /// <summary>Reads a stored row (or none) into mutable tiles with the states of <paramref name="resolution"/>; states the row has but the resolution no longer uses are dropped.</summary>
     public static TileSet Decode(byte[]? row, Resolution resolution)
@@ -162,7 +167,7 @@ public static class TileRow
         public Reader(ReadOnlySpan<byte> row)
         {
             _row = row;
-            if (row.Length < 1 || row[0] != Format)
+            if (row.Length < 1 || (row[0] != Format && row[0] != FormatWithOffsets))
             {
                 throw new InvalidDataException($"not a tile row (format {(row.Length == 0 ? "none" : row[0].ToString(System.Globalization.CultureInfo.InvariantCulture))})");
             }

@@ -38,6 +38,12 @@ internal sealed partial class TileRowUpdater : IDisposable
     public byte[] Update(CompiledAggregationView view, Resolution resolution, byte[]? stored, IReadOnlyList<AggregationEvent> events,
         ReadOnlySpan<int> members, long now, bool[] applied, out int collected)
     {
+        // A row a shared store's processor wrote, met on a path that keeps no record: its tiles, without the record.
+        if (stored is { Length: > 0 } && stored[0] == TileRow.FormatWithOffsets)
+        {
+            stored = AppliedOffsets.Split(stored, out _);
+        }
+
         var hop = resolution.HopMicros;
         var retention = now - resolution.RetentionMicros;
         var dropBefore = AggregationEngine.FloorTile(retention, hop);

@@ -22,6 +22,8 @@ public sealed record StreamBatchResult(int Events, int Aggregated, int Rejected,
 /// write. Positions belong to the store, not the broker: after a crash the source resumes from the stored offsets
 /// (<see cref="ResumeFrom"/>), so an event is either in the tiles with its offset or in neither. Plain views read
 /// by the source are written first with the newest-wins rule, which a replay cannot double count.
+/// On a shared store (<see cref="IOnlineStore.IsShared"/>: several processors of one consumer group) tile rows
+/// record the offsets they hold and are compare-and-set, and offsets advance after the rows (docs/scale-out.md).
 /// </summary>
 public sealed class StreamProcessor(FeatureStore store, string sourceName, IDeadLetterSink deadLetters)
 {
@@ -181,8 +183,12 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
             batches.Add((v, after));
         }
 
-        var offsets = next.Select(p => new OnlinePut(OffsetsNamespace, OffsetKey(SourceName, p.Key), LittleEndian(p.Value))).ToList();
-        var applied = await store.Engine.ApplyAsync(batches, rejections =>
+        // A shared store (docs/scale-out.md): tile rows carry their applied offsets and are compare-and-set, and the
+        // source offsets move forward only after every row of the batch is stored. Embedded: one atomic batch.
+        var shared = store.Online.IsShared;
+        var offsets = shared ? [] : next.Select(p => new OnlinePut(OffsetsNamespace, OffsetKey(SourceName, p.Key), LittleEndian(p.Value))).ToList();
+        var positions = shared ? new StreamPositions([.. decoded.Select(d => d.Event.Partition)], [.. decoded.Select(d => d.Event.Offset)]) : null;
+        var applied = await store.Engine.ApplyAsync(batches, positions, rejections =>
         {
             for (var v = 0; v < rejections.Count; v++)
             {
@@ -201,6 +207,11 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
 
             return puts;
         }, cancellationToken);
+
+        if (shared)
+        {
+            await store.Engine.AdvanceOffsetsAsync([.. next.Select(p => (OffsetsNamespace, OffsetKey(SourceName, p.Key), p.Value))], cancellationToken);
+        }
 
         return new StreamBatchResult(events.Count, applied.Applied, letters.Count, plainApplied, next) { EventsSkippedBeforeCutOver = skipped };
     }

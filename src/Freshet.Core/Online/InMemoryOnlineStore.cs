@@ -3,10 +3,17 @@ using System.Collections.Concurrent;
 namespace Freshet.Online;
 
 /// <summary>An online store in process memory, for tests and embedding; nothing survives the process.</summary>
-public sealed class InMemoryOnlineStore : IOnlineStore
+/// <param name="shared">
+/// Whether the store reports <see cref="IsShared"/>: tests set it to run several stream processors on one store
+/// with the protocol of shared stores (docs/scale-out.md), as they would on Redis or PostgreSQL.
+/// </param>
+public sealed class InMemoryOnlineStore(bool shared = false) : IOnlineStore
 {
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<byte[], byte[]>> _views = new(StringComparer.Ordinal);
     private readonly Lock _putLock = new();
+
+    /// <inheritdoc />
+    public bool IsShared { get; } = shared;
 
     /// <inheritdoc />
     public ValueTask<int> WriteAsync(IReadOnlyList<OnlineWrite> writes, CancellationToken cancellationToken = default)
@@ -87,6 +94,53 @@ public sealed class InMemoryOnlineStore : IOnlineStore
                 else
                 {
                     rows.TryRemove(put.Key, out _);
+                }
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Swaps take the lock of <see cref="PutAsync"/>, so a swap never lands inside another call's puts.</remarks>
+    public ValueTask SwapAsync(IReadOnlyList<OnlineSwap> swaps, bool[] applied, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(swaps);
+        ArgumentNullException.ThrowIfNull(applied);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (applied.Length < swaps.Count)
+        {
+            throw new ArgumentException($"applied holds {applied.Length} flags for {swaps.Count} swaps", nameof(applied));
+        }
+
+        for (var i = 0; i < swaps.Count; i++)
+        {
+            if (swaps[i].Namespace is null || swaps[i].Key is null)
+            {
+                throw new ArgumentException($"swap {i} has no namespace or no key", nameof(swaps));
+            }
+        }
+
+        lock (_putLock)
+        {
+            for (var i = 0; i < swaps.Count; i++)
+            {
+                var swap = swaps[i];
+                var rows = _views.GetOrAdd(swap.Namespace, _ => new ConcurrentDictionary<byte[], byte[]>(ByteArrayComparer.Instance));
+                var found = rows.TryGetValue(swap.Key, out var current);
+                applied[i] = swap.Expected is null ? !found : found && current!.AsSpan().SequenceEqual(swap.Expected);
+                if (!applied[i])
+                {
+                    continue;
+                }
+
+                if (swap.Value is { } value)
+                {
+                    rows[swap.Key.ToArray()] = value.ToArray();
+                }
+                else
+                {
+                    rows.TryRemove(swap.Key, out _);
                 }
             }
         }
