@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 using Freshet.Online;
 
@@ -12,8 +13,7 @@ namespace Freshet.Redis;
 internal sealed class RedisKeys
 {
     private readonly byte[] _head;
-    private readonly Dictionary<string, byte[]> _views = new(StringComparer.Ordinal);
-    private readonly Lock _lock = new();
+    private readonly ConcurrentDictionary<string, byte[]> _views = new(StringComparer.Ordinal);
 
     public RedisKeys(string keyPrefix)
     {
@@ -21,31 +21,17 @@ internal sealed class RedisKeys
         _head = Encoding.UTF8.GetBytes("{}" + keyPrefix);
     }
 
-    /// <summary>The bytes every key of <paramref name="view"/> starts with.</summary>
-    public byte[] ViewPrefix(string view)
+    /// <summary>The bytes every key of <paramref name="view"/> starts with (cached per name: views are few).</summary>
+    public byte[] ViewPrefix(string view) => _views.GetOrAdd(view, Encode);
+
+    private byte[] Encode(string view)
     {
-        lock (_lock)
-        {
-            if (_views.TryGetValue(view, out var cached))
-            {
-                return cached;
-            }
-
-            var name = Encoding.UTF8.GetBytes(view);
-            var prefix = new byte[_head.Length + 5 + name.Length];
-            _head.CopyTo(prefix, 0);
-            var n = _head.Length + Varint.Write(prefix.AsSpan(_head.Length), (uint)name.Length);
-            name.CopyTo(prefix, n);
-            prefix = prefix[..(n + name.Length)];
-
-            // Views are few; the cache is bounded by not growing past a size that only odd callers reach.
-            if (_views.Count < 4096)
-            {
-                _views[view] = prefix;
-            }
-
-            return prefix;
-        }
+        var name = Encoding.UTF8.GetBytes(view);
+        var prefix = new byte[_head.Length + 5 + name.Length];
+        _head.CopyTo(prefix, 0);
+        var n = _head.Length + Varint.Write(prefix.AsSpan(_head.Length), (uint)name.Length);
+        name.CopyTo(prefix, n);
+        return prefix[..(n + name.Length)];
     }
 
     /// <summary>The Redis key of one row.</summary>
