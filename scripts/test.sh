@@ -14,7 +14,7 @@ fi
 
 # Debian packages the tests need, installed only when missing. The foundation's tests need none;
 # later issues add redis-server, nats-server and friends here, and start them below.
-apt_packages=(nats-server)
+apt_packages=(nats-server redis-server)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -3,6 +3,7 @@ using BenchmarkDotNet.Configs;
 using Freshet.Definitions;
 using Freshet.Model;
 using Freshet.Online;
+using Freshet.Redis;
 using Freshet.Registry;
 using Freshet.RocksDb;
 using Freshet.Serving;
@@ -40,12 +41,13 @@ public class OnlineReadBenchmarks
     private const string HundredByFifty = "100x50";
 
     private string? _directory;
+    private BenchRedis? _redis;
     private FeatureStore _store = null!;
     private IOnlineStore _online = null!;
     private Scenario _one = null!;
     private Scenario _hundred = null!;
 
-    [Params("memory", "rocksdb")]
+    [Params("memory", "rocksdb", "redis")]
     public string Store { get; set; } = "memory";
 
     [GlobalSetup]
@@ -104,6 +106,8 @@ public class OnlineReadBenchmarks
         {
             Directory.Delete(_directory, recursive: true);
         }
+
+        _redis?.Dispose();
     }
 
     [Benchmark(Baseline = true, Description = "raw store read")]
@@ -127,6 +131,13 @@ public class OnlineReadBenchmarks
         if (Store == "memory")
         {
             return new InMemoryOnlineStore();
+        }
+
+        if (Store == "redis")
+        {
+            // A local redis-server started for the run: every read is one MGET round trip over loopback.
+            _redis ??= BenchRedis.Start();
+            return RedisOnlineStore.Connect(_redis.ConnectionString);
         }
 
         _directory ??= Directory.CreateTempSubdirectory("freshet-bench-").FullName;

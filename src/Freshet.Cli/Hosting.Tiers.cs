@@ -24,7 +24,7 @@ internal static partial class Hosting
             if (settings.Cache is { } cache)
             {
                 IInvalidationChannel? channel = cache.Invalidation == "pubsub"
-                    ? RedisInvalidationChannel.Connect(settings.ConnectionString ?? throw new CliException($"{RepoConfig.FileName}: online_store.cache: invalidation 'pubsub' needs the online store's connection_string"), config.Project)
+                    ? RedisInvalidationChannel.Connect(settings.ConnectionString ?? DefaultRedis, config.Project)
                     : null;
                 store = new CachingOnlineStore(store, new CachingOnlineStoreOptions
                 {

@@ -4,6 +4,7 @@ using Freshet.Kafka;
 using Freshet.Nats;
 using Freshet.Model;
 using Freshet.Online;
+using Freshet.Redis;
 using Freshet.Registry;
 using Freshet.RocksDb;
 using Freshet.Serving;
@@ -31,8 +32,26 @@ internal static partial class Hosting
         {
             "memory" => new InMemoryOnlineStore(),
             "rocksdb" => RocksDbOnlineStore.Open(Path.Combine(DataDirectory(repoDirectory, config), store.Path ?? defaultPath)),
-            _ => throw new CliException($"{RepoConfig.FileName}: online store type '{store.Type}' is not available in this version of Freshet; use 'rocksdb' or 'memory'"),
+            "redis" => OpenRedis(config, store),
+            _ => throw new CliException($"{RepoConfig.FileName}: online store type '{store.Type}' is not available in this version of Freshet; use 'rocksdb', 'redis' or 'memory'"),
         };
+    }
+
+    /// <summary>The default Redis address when freshet.yaml names none.</summary>
+    public const string DefaultRedis = "127.0.0.1:6379";
+
+    // Single node, cluster or Garnet: the store finds out. Keys start with the project name, so projects sharing
+    // one Redis keep apart.
+    private static RedisOnlineStore OpenRedis(RepoConfig config, StoreConfig store)
+    {
+        try
+        {
+            return RedisOnlineStore.Connect(store.ConnectionString ?? DefaultRedis, new RedisOnlineStoreOptions { KeyPrefix = config.Project + ":" });
+        }
+        catch (RedisUnavailableException e)
+        {
+            throw new CliException($"online store: {e.Message}");
+        }
     }
 
     /// <summary>
