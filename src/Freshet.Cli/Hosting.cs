@@ -4,6 +4,7 @@ using Freshet.Kafka;
 using Freshet.Nats;
 using Freshet.Model;
 using Freshet.Online;
+using Freshet.Postgres;
 using Freshet.Registry;
 using Freshet.RocksDb;
 using Freshet.Serving;
@@ -28,9 +29,16 @@ internal static class Hosting
         {
             "memory" => new InMemoryOnlineStore(),
             "rocksdb" => RocksDbOnlineStore.Open(Path.Combine(DataDirectory(repoDirectory, config), store.Path ?? "online")),
-            _ => throw new CliException($"{RepoConfig.FileName}: online store type '{store.Type}' is not available in this version of Freshet; use 'rocksdb' or 'memory'"),
+            "postgres" => new PostgresOnlineStore(ConnectionString(store, "online_store")),
+            _ => throw new CliException($"{RepoConfig.FileName}: online store type '{store.Type}' is not available in this version of Freshet; use 'rocksdb', 'postgres' or 'memory'"),
         };
     }
+
+    /// <summary>The connection string of a server store, or a CLI error naming the key that lacks it.</summary>
+    public static string ConnectionString(StoreConfig store, string key) =>
+        store.ConnectionString is { Length: > 0 } cs
+            ? cs
+            : throw new CliException($"{RepoConfig.FileName}: {key}: type {store.Type} needs connection_string (e.g. \"Host=db.example.com;Database=freshet;Username=freshet\"; the password may come from PGPASSWORD or ~/.pgpass)");
 
     /// <summary>
     /// Opens the online store, or returns null with the reason when another process holds it (an embedded
