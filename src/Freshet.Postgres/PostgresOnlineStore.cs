@@ -45,16 +45,15 @@ public sealed class PostgresOnlineStore : IOnlineStore
         """;
 
     // Duplicate keys of one call are reduced to their newest write first (an upsert cannot touch one row twice);
-    // ties go to the later write. The old timestamps, read in the same statement, let the caller count how many
-    // writes of each key replaced something.
+    // ties go to the later write. The old timestamps let the caller count how many writes of each key replaced
+    // something: the outer SELECT reads the table as of the statement's snapshot, so it sees the rows the upsert
+    // replaced, not the new ones (all parts of one statement share one snapshot).
     private const string WriteSql = """
         WITH input AS (
             SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[], $5::bytea[]) WITH ORDINALITY
                 AS w(view, key, event_micros, created_micros, value, ord)),
         winner AS (
             SELECT DISTINCT ON (view, key) * FROM input ORDER BY view, key, event_micros DESC, created_micros DESC, ord DESC),
-        old AS (
-            SELECT w.ord, t.event_micros, t.created_micros FROM winner w JOIN freshet_online t ON t.view = w.view AND t.key = w.key),
         up AS (
             INSERT INTO freshet_online AS t (view, key, event_micros, created_micros, value)
             SELECT view, key, event_micros, created_micros, value FROM winner
@@ -65,7 +64,7 @@ public sealed class PostgresOnlineStore : IOnlineStore
             RETURNING t.view, t.key)
         SELECT w.ord, o.event_micros, o.created_micros, u.key IS NOT NULL
         FROM winner w
-        LEFT JOIN old o ON o.ord = w.ord
+        LEFT JOIN freshet_online o ON o.view = w.view AND o.key = w.key
         LEFT JOIN up u ON u.view = w.view AND u.key = w.key
         """;
 
