@@ -76,6 +76,12 @@ public static class FreshetCli
             await error.WriteLineAsync($"error: PostgreSQL: {e.MessageText} ({e.SqlState})");
             return ExitCodes.Error;
         }
+        catch (RegistryConflictException e)
+        {
+            // A command that commits to the registry raced another one; it changed nothing.
+            await error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.Conflict;
+        }
         catch (RegistryCorruptException e)
         {
             await error.WriteLineAsync($"error: {e.Message}");
