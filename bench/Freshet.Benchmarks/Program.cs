@@ -5,6 +5,12 @@ using BenchmarkDotNet.Running;
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- --filter '*PushTransport*' --job short (gRPC vs HTTP push)
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- historical [entityRows] [sourceRows] [--memory-limit X] [--threads N] [--reps N] (training data vs a hand-written ASOF JOIN)
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- stream-latency kafka|nats [samples] [max-pause-ms] [kafka fetch.wait.max.ms]
+// dotnet run -c Release --project bench/Freshet.Benchmarks -- pg-write CONNECTION_STRING [keys] [batch] [rounds] (array upsert vs COPY)
+if (args.Length > 1 && args[0] == "pg-write")
+{
+    return await Freshet.Benchmarks.PostgresWriteProbe.RunAsync(args);
+}
+
 if (args.Length > 0 && args[0] == "stream-latency")
 {
     return await Freshet.Benchmarks.StreamLatencyProbe.RunAsync(args);

@@ -83,8 +83,11 @@ internal sealed class CliContext(TextWriter output, TextWriter error, string rep
             case "file":
                 var dir = Path.Combine(Path.GetFullPath(RepoDirectory), c.DataDirectory, c.Registry.Path ?? "registry");
                 return (c, new FileRegistryStore(dir), ExitCodes.Ok);
+            case "postgres":
+                // One pool per process: every command and a running server use the same registry store.
+                return (c, new Freshet.Postgres.PostgresRegistryStore(Hosting.ConnectionString(c.Registry, "registry"), c.Project), ExitCodes.Ok);
             default:
-                return (c, null, Fail($"{RepoConfig.FileName}: registry type '{c.Registry.Type}' is not available in this version of Freshet; use 'file'"));
+                return (c, null, Fail($"{RepoConfig.FileName}: registry type '{c.Registry.Type}' is not available in this version of Freshet; use 'file' or 'postgres'"));
         }
     }
 

@@ -64,6 +64,24 @@ public static class FreshetCli
         {
             return 130;
         }
+        catch (Freshet.Postgres.PostgresUnavailableException e)
+        {
+            // The server cannot be reached or refused us: host, port, database and the cause, no stack trace.
+            await error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.Error;
+        }
+        catch (Npgsql.PostgresException e)
+        {
+            // The server answered with an error (a missing privilege, a full disk): its own words and code.
+            await error.WriteLineAsync($"error: PostgreSQL: {e.MessageText} ({e.SqlState})");
+            return ExitCodes.Error;
+        }
+        catch (RegistryConflictException e)
+        {
+            // A command that commits to the registry raced another one; it changed nothing.
+            await error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.Conflict;
+        }
         catch (RegistryCorruptException e)
         {
             await error.WriteLineAsync($"error: {e.Message}");

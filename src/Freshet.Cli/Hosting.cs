@@ -5,6 +5,7 @@ using Freshet.Nats;
 using Freshet.Model;
 using Freshet.Online;
 using Freshet.Redis;
+using Freshet.Postgres;
 using Freshet.Registry;
 using Freshet.RocksDb;
 using Freshet.Serving;
@@ -33,7 +34,8 @@ internal static partial class Hosting
             "memory" => new InMemoryOnlineStore(),
             "rocksdb" => RocksDbOnlineStore.Open(Path.Combine(DataDirectory(repoDirectory, config), store.Path ?? defaultPath)),
             "redis" => OpenRedis(config, store),
-            _ => throw new CliException($"{RepoConfig.FileName}: online store type '{store.Type}' is not available in this version of Freshet; use 'rocksdb', 'redis' or 'memory'"),
+            "postgres" => new PostgresOnlineStore(ConnectionString(store, store == config.OnlineStore ? "online_store" : "online_store.durable")),
+            _ => throw new CliException($"{RepoConfig.FileName}: online store type '{store.Type}' is not available in this version of Freshet; use 'rocksdb', 'redis', 'postgres' or 'memory'"),
         };
     }
 
@@ -53,6 +55,12 @@ internal static partial class Hosting
             throw new CliException($"online store: {e.Message}");
         }
     }
+
+    /// <summary>The connection string of a server store, or a CLI error naming the key that lacks it.</summary>
+    public static string ConnectionString(StoreConfig store, string key) =>
+        store.ConnectionString is { Length: > 0 } cs
+            ? cs
+            : throw new CliException($"{RepoConfig.FileName}: {key}: type {store.Type} needs connection_string (e.g. \"Host=db.example.com;Database=freshet;Username=freshet\"; the password may come from PGPASSWORD or ~/.pgpass)");
 
     /// <summary>
     /// Opens the online store, or returns null with the reason when another process holds it (an embedded

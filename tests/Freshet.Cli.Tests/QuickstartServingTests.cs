@@ -17,10 +17,10 @@ public sealed class QuickstartServingTests : IDisposable
 
     public void Dispose() => _repo.Dispose();
 
-    private sealed record DriverRow(long DriverId, DateTimeOffset EventTimestamp, DateTimeOffset Created, float ConvRate, float AccRate, int AvgDailyTrips);
+    internal sealed record DriverRow(long DriverId, DateTimeOffset EventTimestamp, DateTimeOffset Created, float ConvRate, float AccRate, int AvgDailyTrips);
 
     /// <summary>Every row of the file, read plainly; the latest per driver is picked in LINQ.</summary>
-    private static Dictionary<long, DriverRow> LatestPerDriver(string parquet)
+    internal static Dictionary<long, DriverRow> LatestPerDriver(string parquet)
     {
         var rows = new List<DriverRow>();
         using (var connection = new DuckDBConnection("Data Source=:memory:"))

@@ -1,50 +1,9 @@
-using System.Net;
-using System.Net.Sockets;
 using Freshet.Online;
 using Freshet.Redis;
-using Garnet;
-using Garnet.server;
 using StackExchange.Redis;
 using static Freshet.Conformance.Tests.OnlineStoreConformance;
 
 namespace Freshet.Conformance.Tests;
-
-/// <summary>An embedded Garnet server on a free 127.0.0.1 port, in memory only (no storage tier, no files).</summary>
-public sealed class GarnetFixture : IDisposable
-{
-    private readonly GarnetServer _server;
-
-    public GarnetFixture()
-    {
-        Port = FreePort();
-        _server = new GarnetServer(new GarnetServerOptions
-        {
-            EndPoints = [new IPEndPoint(IPAddress.Loopback, Port)],
-            QuietMode = true,
-            EnableStorageTier = false,
-            IndexMemorySize = "1m",
-            LogMemorySize = "16m",
-            PageSize = "1m",
-        });
-        _server.Start();
-    }
-
-    public int Port { get; }
-
-    public string ConnectionString => $"127.0.0.1:{Port}";
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    public void Dispose()
-    {
-        _server.Dispose();
-    }
-}
 
 /// <summary>
 /// Two caches over one shared store, connected by real Redis pub/sub (embedded Garnet): a write through one drops

@@ -67,19 +67,25 @@ internal static class PlanApplyCommands
             }
 
             var current = await store.LoadAsync(ct);
-            var next = RegistryPlanner.Apply(current, plan, CliContext.AppliedBy, DateTimeOffset.UtcNow);
-            if (!plan.IsEmpty)
+            RegistryState next;
+            try
             {
-                try
+                // Another apply may have committed since the plan was made: Apply refuses a stale plan, CommitAsync
+                // one that goes stale between this load and the commit. Both are the same conflict to the user.
+                next = RegistryPlanner.Apply(current, plan, CliContext.AppliedBy, DateTimeOffset.UtcNow);
+                if (!plan.IsEmpty)
                 {
                     await store.CommitAsync(next, plan.BaseVersion, ct);
                 }
-                catch (RegistryConflictException e)
-                {
-                    ctx.Err.WriteLine($"error: {e.Message}");
-                    return ExitCodes.Conflict;
-                }
+            }
+            catch (RegistryConflictException e)
+            {
+                ctx.Err.WriteLine($"error: {e.Message}");
+                return ExitCodes.Conflict;
+            }
 
+            if (!plan.IsEmpty)
+            {
                 await RemoveDroppedDataAsync(ctx, config, plan, ct);
             }
 
