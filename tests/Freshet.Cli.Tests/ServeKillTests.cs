@@ -29,6 +29,7 @@ public sealed class ServeKillTests : IDisposable
             {
                 // Pushes go out back to back while the kill lands at a random moment; only answered pushes count.
                 var sizes = new Random(round);
+                var firstAck = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 var pushing = Task.Run(async () =>
                 {
                     while (true)
@@ -53,8 +54,13 @@ public sealed class ServeKillTests : IDisposable
                                 acknowledged[id] = rate;
                             }
                         }
+
+                        firstAck.TrySetResult();
                     }
                 });
+                // The kill lands at a random moment after the first answered push: on a loaded machine the first
+                // push can take longer than the whole random delay, and a round without acks would prove nothing.
+                await firstAck.Task.WaitAsync(TimeSpan.FromSeconds(90));
                 await Task.Delay(random.Next(300, 1500));
                 await server.KillAsync();
                 await pushing;
