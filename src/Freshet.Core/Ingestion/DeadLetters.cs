@@ -86,6 +86,12 @@ public interface IDeadLetterStore
 /// commit out of order, the clock has moved past both by the next open).
 /// </para>
 /// <para>
+/// A letter with a stream position (partition and offset) has a position id instead
+/// (<see cref="PositionId"/>), so a replayed rejection rewrites the same record. On a shared store
+/// (<see cref="IOnlineStore.IsShared"/>) letters are created with <see cref="RecordAsync"/> (compare-and-set),
+/// counts are counted from the letter rows, and no count rows are written (docs/scale-out.md).
+/// </para>
+/// <para>
 /// One store object per online store: the counts and the next id are kept in memory, loaded by
 /// <see cref="OpenAsync"/>. <see cref="AddAsync"/> and <see cref="RemoveAsync"/> run one at a time, so their
 /// counter rows are committed in the order they were computed. A caller that commits <see cref="Prepare"/>d
