@@ -60,10 +60,13 @@ public abstract class DeadLetterStoreConformance : IAsyncLifetime
 
         var listed = await All(Letters);
 
+        // Letters without a stream position have time ids, in the order added; a letter with one has the id of
+        // its position, above every time id.
         Assert.Equal(3, listed.Count);
-        Assert.True(listed[0].Id > 0 && listed[0].Id < listed[1].Id && listed[1].Id < listed[2].Id);
-        Assert.Equal(["kafka:payments", "push", "kafka:payments"], listed.Select(l => l.Source));
-        var first = listed[0];
+        Assert.True(listed[0].Id > 0 && listed[0].Id < listed[1].Id && listed[1].Id < OnlineDeadLetterStore.PositionIdBase);
+        Assert.Equal(OnlineDeadLetterStore.PositionId(listed[2]), listed[2].Id);
+        Assert.Equal(["push", "kafka:payments", "kafka:payments"], listed.Select(l => l.Source));
+        var first = listed[2];
         Assert.Equal("event 1 is bad", first.Reason);
         Assert.Equal(DeadLetterCodes.TooLate, first.Code);
         Assert.Equal(Now.AddSeconds(1), first.At);
@@ -71,9 +74,42 @@ public abstract class DeadLetterStoreConformance : IAsyncLifetime
         Assert.Equal("3", first.Partition);
         Assert.Equal(1_234, first.Offset);
         Assert.Equal([(byte)'{', 1, (byte)'}'], first.Payload);
-        Assert.Null(listed[1].View);
-        Assert.Null(listed[1].Partition);
-        Assert.Null(listed[1].Offset);
+        Assert.Null(listed[0].View);
+        Assert.Null(listed[0].Partition);
+        Assert.Null(listed[0].Offset);
+    }
+
+    [Fact]
+    public async Task A_letter_with_a_stream_position_added_again_rewrites_the_same_record_and_pages_after_the_time_ids()
+    {
+        await Letters.AddAsync([Letter("push", 1), Letter("kafka:tx", 2, DeadLetterCodes.TooLate, "spend", "tx/0", 7), Letter("kafka:tx", 3, DeadLetterCodes.BadJson, null, "tx/0", 7)]);
+        await Letters.AddAsync([Letter("kafka:tx", 2, DeadLetterCodes.TooLate, "spend", "tx/0", 7), Letter("push", 4)]);
+
+        var listed = await All(Letters);
+
+        // One record per (source, partition, offset, view); the push letters each have their own.
+        Assert.Equal(4, listed.Count);
+        Assert.Equal(4, listed.Select(l => l.Id).Distinct().Count());
+        Assert.Equal(2, listed.Count(l => l.Id >= OnlineDeadLetterStore.PositionIdBase));
+        Assert.Equal([1, 4], listed.Where(l => l.Source == "push").Select(l => (int)l.Payload[1]));
+        Assert.Equal(2, await Letters.CountAsync("kafka:tx"));
+        Assert.Equal(4, await Letters.CountAsync());
+
+        var paged = new List<DeadLetter>();
+        var after = 0L;
+        while (true)
+        {
+            var page = await All(Letters, afterId: after, limit: 1);
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            paged.AddRange(page);
+            after = page[^1].Id;
+        }
+
+        Assert.Equal(listed.Select(l => l.Id), paged.Select(l => l.Id));
     }
 
     [Fact]

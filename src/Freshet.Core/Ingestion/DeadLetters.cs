@@ -86,6 +86,12 @@ public interface IDeadLetterStore
 /// commit out of order, the clock has moved past both by the next open).
 /// </para>
 /// <para>
+/// A letter with a stream position (partition and offset) has a position id instead
+/// (<see cref="PositionId"/>), so a replayed rejection rewrites the same record. On a shared store
+/// (<see cref="IOnlineStore.IsShared"/>) letters are created with <see cref="RecordAsync"/> (compare-and-set),
+/// counts are counted from the letter rows, and no count rows are written (docs/scale-out.md).
+/// </para>
+/// <para>
 /// One store object per online store: the counts and the next id are kept in memory, loaded by
 /// <see cref="OpenAsync"/>. <see cref="AddAsync"/> and <see cref="RemoveAsync"/> run one at a time, so their
 /// counter rows are committed in the order they were computed. A caller that commits <see cref="Prepare"/>d
@@ -100,6 +106,13 @@ public sealed class OnlineDeadLetterStore : IDeadLetterStore
 
     /// <summary>The namespace of the per-source counts and the highest id handed out.</summary>
     public const string CountsNamespace = "__dead_letter_counts";
+
+    /// <summary>
+    /// The lowest id of a letter with a stream position (a partition and an offset): such a letter's id is
+    /// this plus a 62-bit hash of (source, partition, offset, view), so the same rejection replayed gets the same
+    /// id. Letters without a position (push) have time-based ids, all below it.
+    /// </summary>
+    public const long PositionIdBase = 1L << 62;
 
     private const byte MetaKey = 0;
     private const byte CountKey = 1;
@@ -154,9 +167,22 @@ public sealed class OnlineDeadLetterStore : IDeadLetterStore
             return;
         }
 
+        if (_store.IsShared)
+        {
+            await RecordAsync(letters, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         await _commit.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // A letter whose position is recorded already (the same rejection added again) is not counted twice.
+            letters = await WithoutRecordedPositionsAsync(letters, cancellationToken).ConfigureAwait(false);
+            if (letters.Count == 0)
+            {
+                return;
+            }
+
             var puts = Prepare(letters);
             try
             {
@@ -183,26 +209,19 @@ public sealed class OnlineDeadLetterStore : IDeadLetterStore
     public IReadOnlyList<OnlinePut> Prepare(IReadOnlyList<DeadLetter> letters)
     {
         ArgumentNullException.ThrowIfNull(letters);
-        for (var i = 0; i < letters.Count; i++)
-        {
-            var l = letters[i] ?? throw new ArgumentException($"letter {i} is null", nameof(letters));
-            if (l.Source is null || l.Reason is null || l.Code is null || l.Payload is null)
-            {
-                throw new ArgumentException($"letter {i} lacks a source, reason, code or payload", nameof(letters));
-            }
-        }
-
+        Validate(letters);
         var puts = new List<OnlinePut>(letters.Count + 2);
         var sources = new HashSet<string>(StringComparer.Ordinal);
         lock (_gate)
         {
-            var id = Math.Max(_nextId, (_time.GetUtcNow().UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond);
+            var id = Math.Max(_nextId, NowMicros());
             foreach (var letter in letters)
             {
-                puts.Add(new OnlinePut(Namespace, IdKey(id), DeadLetterCodec.Encode(letter)));
+                // A letter with a stream position has the id of that position, so a replay rewrites it.
+                var letterId = PositionId(letter) ?? id++;
+                puts.Add(new OnlinePut(Namespace, IdKey(letterId), DeadLetterCodec.Encode(letter)));
                 _counts[letter.Source] = _counts.GetValueOrDefault(letter.Source) + 1;
                 sources.Add(letter.Source);
-                id++;
             }
 
             _nextId = id;
@@ -247,15 +266,17 @@ public sealed class OnlineDeadLetterStore : IDeadLetterStore
         }
 
         var first = Math.Max(afterId, 0) + 1;
-        if (limit == 0 || first > last)
+        if (limit == 0)
         {
             yield break;
         }
 
-        // The contract has prefix scans, not range scans: the ids from first to last are covered by a few
-        // prefixes (whole blocks of 256^k ids), scanned in order, so a later page does not rescan earlier ones.
+        // The contract has prefix scans, not range scans: the time ids from first to last are covered by a few
+        // prefixes (whole blocks of 256^k ids), scanned in order, so a later page does not rescan earlier ones;
+        // position ids follow, one prefix per top byte. On a shared store other processes hand out time ids this
+        // one has not seen, so a later page scans the whole namespace from the start (skipping ids below first).
         var listed = 0;
-        foreach (var prefix in afterId <= 0 ? [[]] : IdPrefixes((ulong)first, (ulong)last))
+        foreach (var prefix in ListPrefixes(afterId, first, last))
         {
             await foreach (var row in _store.ScanAsync(Namespace, prefix, cancellationToken).ConfigureAwait(false))
             {
@@ -282,6 +303,11 @@ public sealed class OnlineDeadLetterStore : IDeadLetterStore
     /// <inheritdoc />
     public ValueTask<long> CountAsync(string? source = null, CancellationToken cancellationToken = default)
     {
+        if (_store.IsShared)
+        {
+            return CountRowsAsync(source, cancellationToken);
+        }
+
         lock (_gate)
         {
             if (source is not null)
@@ -343,8 +369,14 @@ public sealed class OnlineDeadLetterStore : IDeadLetterStore
                 return 0;
             }
 
-            // The puts so far are the letters' deletes; the count rows follow.
+            // The puts so far are the letters' deletes; the count rows follow (on a shared store counts are the rows).
             var letterDeletes = puts.Count;
+            if (_store.IsShared)
+            {
+                await _store.PutAsync(puts, cancellationToken).ConfigureAwait(false);
+                return letterDeletes;
+            }
+
             lock (_gate)
             {
                 var sources = new HashSet<string>(StringComparer.Ordinal);
@@ -382,6 +414,238 @@ public sealed class OnlineDeadLetterStore : IDeadLetterStore
         finally
         {
             _commit.Release();
+        }
+    }
+
+    /// <summary>
+    /// Stores letters on a shared store (<see cref="IOnlineStore.IsShared"/>), each with a compare-and-set that
+    /// only creates a row: a letter with a stream position whose id is taken by the same rejection (source,
+    /// partition, offset, view) is a replay and is not stored again; an id taken by another letter (a hash
+    /// collision, or a time id another process handed out) moves the letter to the next free id. Returns how many
+    /// letters were new. Counts need no update: on a shared store they are counted from the rows.
+    /// </summary>
+    public async ValueTask<int> RecordAsync(IReadOnlyList<DeadLetter> letters, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(letters);
+        Validate(letters);
+        var pending = new List<(DeadLetter Letter, long Id, byte[] Value)>(letters.Count);
+        lock (_gate)
+        {
+            var id = Math.Max(_nextId, NowMicros());
+            foreach (var letter in letters)
+            {
+                pending.Add((letter, PositionId(letter) ?? id++, DeadLetterCodec.Encode(letter)));
+            }
+
+            _nextId = id;
+        }
+
+        var added = 0;
+        while (pending.Count > 0)
+        {
+            // A key appears at most once per swap call: a second letter on an id waits for the next round.
+            var taken = new HashSet<long>();
+            var round = new List<(DeadLetter Letter, long Id, byte[] Value)>(pending.Count);
+            var later = new List<(DeadLetter Letter, long Id, byte[] Value)>();
+            foreach (var p in pending)
+            {
+                (taken.Add(p.Id) ? round : later).Add(p);
+            }
+
+            var swaps = new OnlineSwap[round.Count];
+            for (var i = 0; i < round.Count; i++)
+            {
+                swaps[i] = new OnlineSwap(Namespace, IdKey(round[i].Id), null, round[i].Value);
+            }
+
+            var ok = new bool[swaps.Length];
+            await _store.SwapAsync(swaps, ok, cancellationToken).ConfigureAwait(false);
+            var refused = new List<int>();
+            for (var i = 0; i < round.Count; i++)
+            {
+                if (ok[i])
+                {
+                    added++;
+                }
+                else
+                {
+                    refused.Add(i);
+                }
+            }
+
+            if (refused.Count > 0)
+            {
+                var keys = new OnlineKey[refused.Count];
+                for (var i = 0; i < keys.Length; i++)
+                {
+                    keys[i] = new OnlineKey(Namespace, swaps[refused[i]].Key);
+                }
+
+                var rows = new byte[]?[keys.Length];
+                await _store.ReadAsync(keys, rows, cancellationToken).ConfigureAwait(false);
+                for (var i = 0; i < refused.Count; i++)
+                {
+                    var (letter, id, value) = round[refused[i]];
+                    if (letter.Offset is not null && rows[i] is { } row && SamePosition(letter, DeadLetterCodec.Decode(id, row)))
+                    {
+                        continue;
+                    }
+
+                    // Taken by another letter (or removed since the refusal: then the same id is tried again).
+                    later.Add((letter, rows[i] is null ? id : NextId(letter, id), value));
+                }
+            }
+
+            pending = later;
+        }
+
+        return added;
+    }
+
+    private async ValueTask<IReadOnlyList<DeadLetter>> WithoutRecordedPositionsAsync(IReadOnlyList<DeadLetter> letters, CancellationToken cancellationToken)
+    {
+        Validate(letters);
+        var positioned = new List<int>();
+        for (var i = 0; i < letters.Count; i++)
+        {
+            if (letters[i].Offset is not null && letters[i].Partition is not null)
+            {
+                positioned.Add(i);
+            }
+        }
+
+        if (positioned.Count == 0)
+        {
+            return letters;
+        }
+
+        var keys = new OnlineKey[positioned.Count];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            keys[i] = new OnlineKey(Namespace, IdKey(PositionId(letters[positioned[i]])!.Value));
+        }
+
+        var rows = new byte[]?[keys.Length];
+        await _store.ReadAsync(keys, rows, cancellationToken).ConfigureAwait(false);
+        var skip = new HashSet<int>();
+        var inCall = new Dictionary<long, DeadLetter>();
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var letter = letters[positioned[i]];
+            var id = PositionId(letter)!.Value;
+            if ((rows[i] is { } row && SamePosition(letter, DeadLetterCodec.Decode(id, row)))
+                || (inCall.TryGetValue(id, out var earlier) && SamePosition(letter, earlier)))
+            {
+                skip.Add(positioned[i]);
+            }
+
+            inCall.TryAdd(id, letter);
+        }
+
+        if (skip.Count == 0)
+        {
+            return letters;
+        }
+
+        var kept = new List<DeadLetter>(letters.Count - skip.Count);
+        for (var i = 0; i < letters.Count; i++)
+        {
+            if (!skip.Contains(i))
+            {
+                kept.Add(letters[i]);
+            }
+        }
+
+        return kept;
+    }
+
+    private long NextId(DeadLetter letter, long id)
+    {
+        if (letter.Offset is not null)
+        {
+            return id == long.MaxValue ? PositionIdBase : id + 1;
+        }
+
+        lock (_gate)
+        {
+            var next = Math.Max(_nextId, NowMicros());
+            _nextId = next + 1;
+            return next;
+        }
+    }
+
+    private static bool SamePosition(DeadLetter letter, DeadLetter stored) =>
+        stored.Source == letter.Source && stored.Partition == letter.Partition && stored.Offset == letter.Offset && stored.View == letter.View;
+
+    /// <summary>
+    /// The id of a letter with a stream position: <see cref="PositionIdBase"/> plus a stable 62-bit hash of its
+    /// source, partition, offset and view; null for a letter without one (it gets a time-based id).
+    /// </summary>
+    public static long? PositionId(DeadLetter letter)
+    {
+        ArgumentNullException.ThrowIfNull(letter);
+        if (letter.Partition is not { } partition || letter.Offset is not { } offset)
+        {
+            return null;
+        }
+
+        // Lengths first so that no two different positions give the same bytes.
+        var text = Encoding.UTF8.GetBytes(letter.Source + "\0" + partition + "\0" + (letter.View ?? ""));
+        var bytes = new byte[text.Length + 8 + 4 + 1];
+        BinaryPrimitives.WriteInt32BigEndian(bytes, Encoding.UTF8.GetByteCount(letter.Source));
+        bytes[4] = letter.View is null ? (byte)0 : (byte)1;
+        BinaryPrimitives.WriteInt64BigEndian(bytes.AsSpan(5), offset);
+        text.CopyTo(bytes, 13);
+        return PositionIdBase | (long)(Aggregates.StableHash.OfBytes(bytes) & ((1UL << 62) - 1));
+    }
+
+    private async ValueTask<long> CountRowsAsync(string? source, CancellationToken cancellationToken)
+    {
+        var count = 0L;
+        await foreach (var row in _store.ScanAsync(Namespace, [], cancellationToken).ConfigureAwait(false))
+        {
+            if (row.Key.Length == 8 && (source is null || (DeadLetterCodec.TryReadSource(row.Value, out var s) && s == source)))
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    private long NowMicros() => (_time.GetUtcNow().UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond;
+
+    private static void Validate(IReadOnlyList<DeadLetter> letters)
+    {
+        for (var i = 0; i < letters.Count; i++)
+        {
+            var l = letters[i] ?? throw new ArgumentException($"letter {i} is null", nameof(letters));
+            if (l.Source is null || l.Reason is null || l.Code is null || l.Payload is null)
+            {
+                throw new ArgumentException($"letter {i} lacks a source, reason, code or payload", nameof(letters));
+            }
+        }
+    }
+
+    private IEnumerable<byte[]> ListPrefixes(long afterId, long first, long last)
+    {
+        if (afterId <= 0 || _store.IsShared)
+        {
+            yield return [];
+            yield break;
+        }
+
+        if (first <= last && first < PositionIdBase)
+        {
+            foreach (var prefix in IdPrefixes((ulong)first, (ulong)Math.Min(last, PositionIdBase - 1)))
+            {
+                yield return prefix;
+            }
+        }
+
+        for (var top = Math.Max(PositionIdBase, first) >> 56; top <= long.MaxValue >> 56; top++)
+        {
+            yield return [(byte)top];
         }
     }
 

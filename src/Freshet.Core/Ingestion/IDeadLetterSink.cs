@@ -10,6 +10,14 @@ public interface IDeadLetterSink
 {
     /// <summary>The state rows that record <paramref name="letters"/> (ids assigned here).</summary>
     IReadOnlyList<OnlinePut> Prepare(IReadOnlyList<RejectedEvent> letters);
+
+    /// <summary>
+    /// Records <paramref name="letters"/> on a shared store (<see cref="IOnlineStore.IsShared"/>), after the tile
+    /// rows they go with are stored, so that a replayed rejection is not recorded twice (docs/scale-out.md). The
+    /// default puts what <see cref="Prepare"/> returns.
+    /// </summary>
+    ValueTask RecordSharedAsync(IOnlineStore store, IReadOnlyList<RejectedEvent> letters, CancellationToken cancellationToken = default) =>
+        letters.Count == 0 ? ValueTask.CompletedTask : store.PutAsync(Prepare(letters), cancellationToken);
 }
 
 /// <summary>One rejected event: where it came from, why, and its payload as received.</summary>
@@ -27,5 +35,17 @@ public sealed class DeadLetterSink(OnlineDeadLetterStore store, TimeProvider? cl
         ArgumentNullException.ThrowIfNull(letters);
         var now = (clock ?? TimeProvider.System).GetUtcNow();
         return Store.Prepare([.. letters.Select(l => new DeadLetter(0, l.Source, l.Reason, l.Code, now, l.Payload, l.View, l.Partition, l.Offset))]);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Each letter is created with a compare-and-set (<see cref="OnlineDeadLetterStore.RecordAsync"/>) in the sink's own store.</remarks>
+    public async ValueTask RecordSharedAsync(IOnlineStore store, IReadOnlyList<RejectedEvent> letters, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(letters);
+        if (letters.Count > 0)
+        {
+            var now = (clock ?? TimeProvider.System).GetUtcNow();
+            await Store.RecordAsync([.. letters.Select(l => new DeadLetter(0, l.Source, l.Reason, l.Code, now, l.Payload, l.View, l.Partition, l.Offset))], cancellationToken);
+        }
     }
 }

@@ -199,8 +199,10 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
                 }
             }
 
+            // On a shared store the letters are created after the rows, each with a compare-and-set (a replay
+            // finds its letters there already); embedded, they go in the one atomic batch.
             var puts = new List<OnlinePut>(offsets);
-            if (letters.Count > 0)
+            if (letters.Count > 0 && !shared)
             {
                 puts.AddRange(deadLetters.Prepare(letters));
             }
@@ -210,6 +212,7 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
 
         if (shared)
         {
+            await deadLetters.RecordSharedAsync(store.Online, letters, cancellationToken);
             await store.Engine.AdvanceOffsetsAsync([.. next.Select(p => (OffsetsNamespace, OffsetKey(SourceName, p.Key), p.Value))], cancellationToken);
         }
 

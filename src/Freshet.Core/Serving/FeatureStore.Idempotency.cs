@@ -28,7 +28,7 @@ public sealed partial class FeatureStore
     /// and its entry in <see cref="IdempotencyExpiryNamespace"/>; a key that had expired loses its old entry.
     /// Called under the idempotency lock.
     /// </summary>
-    private async ValueTask<(List<int> Fresh, List<OnlinePut> Puts)> FreshIdempotentRowsAsync(string pushSource, ColumnTable rows, CancellationToken cancellationToken)
+    private async ValueTask<(List<int> Fresh, List<OnlinePut> Puts, List<OnlineSwap>? Claims)> FreshIdempotentRowsAsync(string pushSource, ColumnTable rows, CancellationToken cancellationToken)
     {
         var keys = rows.Column(IdempotencyKeyColumn)!;
         var storeKeys = new OnlineKey[rows.RowCount];
@@ -70,7 +70,114 @@ public sealed partial class FeatureStore
             puts.Add(new OnlinePut(IdempotencyExpiryNamespace, ExpiryKey(now, key), []));
         }
 
-        return (fresh, puts);
+        return (fresh, puts, null);
+    }
+
+    /// <summary>
+    /// On a shared store: claims the keys of <paramref name="rows"/> with compare-and-set before anything is
+    /// applied, so that of two servers taking the same key only one applies it (docs/scale-out.md). A claim is a
+    /// pending row (first-seen time and a deadline, 16 bytes); the returned puts, stored after the tile rows, turn
+    /// it into a plain first-seen row (8 bytes). A key seen within the window, or claimed by a push whose deadline
+    /// has not passed, or claimed by someone else between the read and the swap, is a duplicate. A pending claim
+    /// past its deadline is taken over. Returns the claims too, to be released if the push fails.
+    /// </summary>
+    private async ValueTask<(List<int> Fresh, List<OnlinePut> Puts, List<OnlineSwap>? Claims)> ClaimIdempotentRowsAsync(string pushSource, ColumnTable rows, CancellationToken cancellationToken)
+    {
+        var keys = rows.Column(IdempotencyKeyColumn)!;
+        var storeKeys = new OnlineKey[rows.RowCount];
+        for (var r = 0; r < rows.RowCount; r++)
+        {
+            if (keys[r].IsNull || keys[r].Kind != ValueKind.String)
+            {
+                throw new RequestException($"df.{IdempotencyKeyColumn}[{r}]", "wrong_type", $"'{IdempotencyKeyColumn}' must be a string in every row (row {r} is not)");
+            }
+
+            storeKeys[r] = new OnlineKey(IdempotencyNamespace, Encoding.UTF8.GetBytes(pushSource + "\0" + keys[r].AsString()));
+        }
+
+        var seen = new byte[]?[storeKeys.Length];
+        await Online.ReadAsync(storeKeys, seen, cancellationToken);
+        var now = Micros.From(Now);
+        var cutoff = now - Micros.Of(Config.IdempotencyWindow);
+        var pending = new byte[16];
+        BinaryPrimitives.WriteInt64LittleEndian(pending, now);
+        BinaryPrimitives.WriteInt64LittleEndian(pending.AsSpan(8), now + Micros.Of(Options.IdempotencyClaimTimeout));
+        var inRequest = new HashSet<string>(StringComparer.Ordinal);
+        var candidates = new List<int>();
+        var swaps = new List<OnlineSwap>();
+        for (var r = 0; r < rows.RowCount; r++)
+        {
+            var stored = seen[r];
+            var taken = stored switch
+            {
+                null => false,
+                { Length: 8 } => BinaryPrimitives.ReadInt64LittleEndian(stored) > cutoff,
+                { Length: 16 } => BinaryPrimitives.ReadInt64LittleEndian(stored.AsSpan(8)) > now,
+                _ => false,
+            };
+            if (taken || !inRequest.Add(keys[r].AsString()))
+            {
+                continue;
+            }
+
+            candidates.Add(r);
+            swaps.Add(new OnlineSwap(IdempotencyNamespace, storeKeys[r].EntityKey, stored, pending));
+        }
+
+        var fresh = new List<int>();
+        var claims = new List<OnlineSwap>();
+        var puts = new List<OnlinePut>();
+        if (swaps.Count == 0)
+        {
+            return (fresh, puts, claims);
+        }
+
+        var ok = new bool[swaps.Count];
+        await Online.SwapAsync(swaps, ok, cancellationToken);
+        var expiry = new List<OnlinePut>();
+        var nowBytes = BitConverter.GetBytes(now);
+        for (var c = 0; c < candidates.Count; c++)
+        {
+            if (!ok[c])
+            {
+                continue;
+            }
+
+            var r = candidates[c];
+            var key = storeKeys[r].EntityKey;
+            fresh.Add(r);
+
+            // To release the claim: delete it (what it replaced, if anything, had expired, which is as good as absent).
+            claims.Add(new OnlineSwap(IdempotencyNamespace, key, pending, null));
+            if (seen[r] is { Length: >= 8 } old)
+            {
+                expiry.Add(new OnlinePut(IdempotencyExpiryNamespace, ExpiryKey(BinaryPrimitives.ReadInt64LittleEndian(old), key), null));
+            }
+
+            // The expiry entry goes in now, so a claim whose server dies is still collected after the window.
+            expiry.Add(new OnlinePut(IdempotencyExpiryNamespace, ExpiryKey(now, key), []));
+            puts.Add(new OnlinePut(IdempotencyNamespace, key, nowBytes));
+        }
+
+        if (expiry.Count > 0)
+        {
+            await Online.PutAsync(expiry, cancellationToken);
+        }
+
+        return (fresh, puts, claims);
+    }
+
+    /// <summary>Gives back the keys of a push that failed (best effort: a claim not released expires at its deadline).</summary>
+    private async ValueTask ReleaseClaimsAsync(List<OnlineSwap> claims)
+    {
+        try
+        {
+            await Online.SwapAsync(claims, new bool[claims.Count], CancellationToken.None);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The push's own error is the one to report; the claims expire at their deadline.
+        }
     }
 
     /// <summary>
@@ -126,12 +233,52 @@ public sealed partial class FeatureStore
             puts.Add(new OnlinePut(IdempotencyNamespace, key[8..], null));
         }
 
-        if (puts.Count > 0)
+        if (puts.Count > 0 && Online.IsShared)
+        {
+            await SweepSharedAsync(puts, cancellationToken);
+        }
+        else if (puts.Count > 0)
         {
             await Online.PutAsync(puts, cancellationToken);
         }
 
         return puts.Count / 2;
+    }
+
+    /// <summary>
+    /// On a shared store another server may claim an expired key between the scan and the delete: a key row is
+    /// deleted with compare-and-set, and only while its first-seen time is still the swept entry's.
+    /// </summary>
+    private async ValueTask SweepSharedAsync(List<OnlinePut> puts, CancellationToken cancellationToken)
+    {
+        var entries = new List<OnlinePut>(puts.Count / 2);
+        var keys = new List<OnlineKey>(puts.Count / 2);
+        var times = new List<long>(puts.Count / 2);
+        for (var i = 0; i < puts.Count; i += 2)
+        {
+            entries.Add(puts[i]);
+            keys.Add(new OnlineKey(IdempotencyNamespace, puts[i + 1].Key));
+            times.Add(FromSortable(puts[i].Key));
+        }
+
+        var rows = new byte[]?[keys.Count];
+        await Online.ReadAsync(keys, rows, cancellationToken);
+        var deletes = new List<OnlineSwap>();
+        var unique = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (rows[i] is { Length: >= 8 } row && BinaryPrimitives.ReadInt64LittleEndian(row) == times[i] && unique.Add(Convert.ToHexString(keys[i].EntityKey)))
+            {
+                deletes.Add(new OnlineSwap(IdempotencyNamespace, keys[i].EntityKey, row, null));
+            }
+        }
+
+        if (deletes.Count > 0)
+        {
+            await Online.SwapAsync(deletes, new bool[deletes.Count], cancellationToken);
+        }
+
+        await Online.PutAsync(entries, cancellationToken);
     }
 
     private static byte[] ExpiryKey(long firstSeenMicros, byte[] key)

@@ -65,8 +65,20 @@ public sealed partial class FeatureStore
         await _idempotency.WaitAsync(cancellationToken);
         try
         {
-            var (fresh, keyPuts) = await FreshIdempotentRowsAsync(pushSource, rows, cancellationToken);
-            var result = await PushOnceAsync(pushSource, rows.Select(fresh), to, keyPuts, cancellationToken);
+            var (fresh, keyPuts, claims) = Online.IsShared
+                ? await ClaimIdempotentRowsAsync(pushSource, rows, cancellationToken)
+                : await FreshIdempotentRowsAsync(pushSource, rows, cancellationToken);
+            PushResult result;
+            try
+            {
+                result = await PushOnceAsync(pushSource, rows.Select(fresh), to, keyPuts, cancellationToken);
+            }
+            catch when (claims is { Count: > 0 })
+            {
+                await ReleaseClaimsAsync(claims);
+                throw;
+            }
+
             await CollectExpiredKeysIfDueAsync(rows.RowCount);
             return result with
             {
@@ -141,23 +153,36 @@ public sealed partial class FeatureStore
         var rejections = new List<PushRejection>();
         if (to is PushTarget.Online or PushTarget.OnlineAndOffline)
         {
-            // All views of the source, their dead letters and the idempotency keys: one atomic batch.
+            // All views of the source, their dead letters and the idempotency keys: one atomic batch. On a shared
+            // store the rows are compare-and-set, then the keys are put, then the letters are created.
+            var shared = Online.IsShared;
+            var letters = new List<RejectedEvent>();
             var result = await Engine.ApplyAsync(
                 [.. aggregationViews.Select(a => (a.Compiled, a.Events))],
                 perView =>
                 {
                     var puts = new List<OnlinePut>(keyPuts ?? []);
                     rejections.Clear();
+                    letters.Clear();
                     for (var v = 0; v < perView.Count; v++)
                     {
-                        puts.AddRange(DeadLetterPuts(pushSource, aggregationViews[v].View.Name, rows, perView[v]));
+                        letters.AddRange(RejectedEvents(pushSource, aggregationViews[v].View.Name, rows, perView[v]));
                         rejections.AddRange(perView[v].Select(r => new PushRejection(aggregationViews[v].View.Name, r.Row, r.Code, r.Reason)));
+                    }
+
+                    if (!shared && letters.Count > 0 && Options.DeadLetters is { } sink)
+                    {
+                        puts.AddRange(sink.Prepare(letters));
                     }
 
                     return puts;
                 },
                 cancellationToken);
             aggregated = result.Applied;
+            if (shared && letters.Count > 0 && Options.DeadLetters is { } sharedSink)
+            {
+                await sharedSink.RecordSharedAsync(Online, letters, cancellationToken);
+            }
         }
         else if (keyPuts is { Count: > 0 })
         {
@@ -173,15 +198,15 @@ public sealed partial class FeatureStore
         };
     }
 
-    /// <summary>The dead-letter rows of rejected pushed rows (each row's payload as a JSON object), when a dead-letter store is set.</summary>
-    private IReadOnlyList<OnlinePut> DeadLetterPuts(string source, string view, ColumnTable rows, IReadOnlyList<EventRejection> rejections)
+    /// <summary>The rejected pushed rows as dead letters (each row's payload as a JSON object), when a dead-letter store is set.</summary>
+    private IEnumerable<RejectedEvent> RejectedEvents(string source, string view, ColumnTable rows, IReadOnlyList<EventRejection> rejections)
     {
-        if (rejections.Count == 0 || Options.DeadLetters is not { } sink)
+        if (rejections.Count == 0 || Options.DeadLetters is null)
         {
             return [];
         }
 
-        return sink.Prepare([.. rejections.Select(r => new RejectedEvent(source, r.Code, r.Reason, RowJson.Write(rows, r.Row), view))]);
+        return rejections.Select(r => new RejectedEvent(source, r.Code, r.Reason, RowJson.Write(rows, r.Row), view));
     }
 
     /// <summary>The optional push column that makes a row idempotent: a row whose key was pushed before is skipped.</summary>

@@ -488,4 +488,11 @@ public sealed record FeatureStoreOptions
 
     /// <summary>Whether disposing the feature store disposes the online store.</summary>
     public bool OwnsOnlineStore { get; init; } = true;
+
+    /// <summary>
+    /// On a shared store, how long an idempotency key claimed by a push stays claimed before the push is applied
+    /// (docs/scale-out.md): a retry within it is a duplicate; after it the server that claimed the key is taken
+    /// for dead and a retry claims the key again and applies the row.
+    /// </summary>
+    public TimeSpan IdempotencyClaimTimeout { get; init; } = TimeSpan.FromMinutes(2);
 }
