@@ -17,6 +17,9 @@ internal static class ExitCodes
     /// <summary>apply found breaking or data-dropping changes and was not given --yes.</summary>
     public const int NeedsConfirmation = 2;
 
+    /// <summary>historical ran out of memory under its memory limit (another command's 2: the run may succeed with other options).</summary>
+    public const int OutOfMemory = 2;
+
     /// <summary>Another apply changed the registry meanwhile.</summary>
     public const int Conflict = 3;
 }

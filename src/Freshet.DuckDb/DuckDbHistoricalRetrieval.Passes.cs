@@ -12,11 +12,14 @@ namespace Freshet.DuckDb;
 public sealed partial class DuckDbHistoricalRetrieval
 {
     /// <summary>
-    /// One aggregation view: a single sorted stream of entity rows and events (see
-    /// <see cref="HistoricalQuery.AggregationSql"/>) swept entity by entity; each entity row's values are appended
-    /// to the view's staging table through a second connection to the same database.
+    /// One aggregation view: sorted streams of entity rows and events (see <see cref="HistoricalQuery.AggregationSql"/>)
+    /// swept entity by entity; each entity row's values go to a <see cref="SpilledRows"/> file and are appended to
+    /// the view's staging table once the streams are closed. DuckDB's sort of the whole stream must fit in memory
+    /// (it failed at 128MB for 2.2M rows, and at 1GB for 11M rows on a loaded machine), so the entities are split by
+    /// key hash into buckets sized to a fraction of the memory limit, sorted and swept one after another; if a
+    /// bucket still runs out of memory, the view starts over with four times as many.
     /// </summary>
-    private void Aggregate(DuckDBConnection connection, string database, HistoricalPlan plan, int index, string path,
+    private void Aggregate(DuckDBConnection connection, string temp, HistoricalPlan plan, int index, string path,
         IProgress<MaterializeProgress>? progress, Stopwatch clock, CancellationToken ct)
     {
         var read = plan.Aggregations[index];
@@ -24,7 +27,7 @@ public sealed partial class DuckDbHistoricalRetrieval
         var name = view.View.Name;
         var scan = DuckDbSql.Scan(read.Source.Format);
         var types = LatestQuery.Describe(connection, scan, name, path);
-        var sql = HistoricalQuery.AggregationSql(read, types, path, out var eventColumns);
+        _ = HistoricalQuery.AggregationSql(read, types, path, out var eventColumns);
         Execute(connection, HistoricalQuery.StagingTableSql(HistoricalQuery.AggregationTable(index), plan, read.Columns), null, e => LatestQuery.Failure(e, name, path), ct);
 
         long? total = null;
@@ -33,16 +36,54 @@ public sealed partial class DuckDbHistoricalRetrieval
             // For the progress bar only: Parquet answers from its footers.
             count.CommandText = $"SELECT (SELECT count(*) FROM {scan}) + (SELECT count(*) FROM {HistoricalQuery.Keys})";
             count.Parameters.Add(new DuckDBParameter("path", path));
-            total = LatestQuery.Guard(() => Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture), name, path, ct);
+            total = Guard(() => Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture), name, path, ct);
         }
 
         progress?.Report(new MaterializeProgress(name, 0, total, clock.Elapsed));
+        using var spill = new SpilledRows(Path.Combine(temp, $"aggregation_{index}.rows"), read.Columns.Length);
+        var buckets = _options.AggregationBuckets is { } fixedBuckets
+            ? Math.Clamp(fixedBuckets, 1, MaxBuckets)
+            : Buckets(connection, total, view.Keys.Length + 3 + eventColumns.Count);
+        long rows;
+        while (true)
+        {
+            rows = 0;
+            spill.Clear();
+            try
+            {
+                for (var b = 0; b < buckets; b++)
+                {
+                    var sql = HistoricalQuery.AggregationSql(read, types, path, out _, b, buckets);
+                    rows = Sweep(connection, sql, plan, read, path, eventColumns, spill, rows, progress, total, clock, ct);
+                }
+
+                break;
+            }
+            catch (DuckDbOutOfMemory) when (buckets < MaxBuckets)
+            {
+                buckets = Math.Min(MaxBuckets, buckets * 4);
+            }
+        }
+
+        AppendSpilled(connection, spill, HistoricalQuery.AggregationTable(index), name, ct);
+        progress?.Report(new MaterializeProgress(name, rows, total, clock.Elapsed));
+    }
+
+    /// <summary>
+    /// One sorted stream (a bucket) of an aggregation view swept into <paramref name="spill"/>; returns the rows
+    /// streamed so far, <paramref name="rows"/> included.
+    /// </summary>
+    private long Sweep(DuckDBConnection connection, string sql, HistoricalPlan plan, HistoricalAggregationRead read, string path, IReadOnlyList<int> eventColumns,
+        SpilledRows spill, long rows, IProgress<MaterializeProgress>? progress, long? total, Stopwatch clock, CancellationToken ct)
+    {
+        var view = read.View;
+        var name = view.View.Name;
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         command.UseStreamingMode = true;
         command.Parameters.Add(new DuckDBParameter("path", path));
         using var cancel = ct.Register(command.Cancel);
-        using var reader = LatestQuery.Guard(() => command.ExecuteReader(), name, path, ct);
+        using var reader = Guard(() => command.ExecuteReader(), name, path, ct);
 
         var keyCount = view.Keys.Length;
         var timeOrdinal = keyCount;
@@ -64,66 +105,78 @@ public sealed partial class DuckDbHistoricalRetrieval
         var sweep = new OfflineAggregation(view, read.Slots);
         var keyValues = new FeatureValue[keyCount];
         var row = new FeatureValue[plan.ColumnCount];
+        var staged = new FeatureValue[read.Columns.Length];
         byte[]? current = null;
-        long rows = 0;
-        using var appendConnection = Open(database);
-        using (var appender = appendConnection.CreateAppender(HistoricalQuery.AggregationTable(index)))
+        while (Guard(reader.Read, name, path, ct))
         {
-            while (LatestQuery.Guard(reader.Read, name, path, ct))
+            for (var k = 0; k < keyCount; k++)
             {
-                for (var k = 0; k < keyCount; k++)
+                keyValues[k] = Read(reader, k, keyReaders[k], view.Keys[k].Type, name, view.Keys[k].Name, path);
+            }
+
+            var key = EntityKeyCodec.Encode(keyValues);
+            if (current is null || !key.AsSpan().SequenceEqual(current))
+            {
+                sweep.StartEntity();
+                current = key;
+            }
+
+            var time = reader.GetInt64(timeOrdinal);
+            if (reader.GetInt32(kindOrdinal) == 0)
+            {
+                sweep.Evaluate(time, row, read.Columns);
+                for (var c = 0; c < staged.Length; c++)
                 {
-                    keyValues[k] = Read(reader, k, keyReaders[k], view.Keys[k].Type, name, view.Keys[k].Name, path);
+                    staged[c] = Typed(row[read.Columns[c]], plan.ColumnTypes[read.Columns[c]], name);
                 }
 
-                var key = EntityKeyCodec.Encode(keyValues);
-                if (current is null || !key.AsSpan().SequenceEqual(current))
+                spill.Add(reader.GetInt64(rowOrdinal), staged);
+            }
+            else
+            {
+                var values = new FeatureValue[view.Columns.Length];
+                for (var c = 0; c < eventColumns.Count; c++)
                 {
-                    sweep.StartEntity();
-                    current = key;
+                    var column = view.Columns[eventColumns[c]];
+                    values[eventColumns[c]] = Read(reader, firstEvent + c, eventReaders[c], column.Type, name, column.Name, path);
                 }
 
-                var time = reader.GetInt64(timeOrdinal);
-                if (reader.GetInt32(kindOrdinal) == 0)
-                {
-                    sweep.Evaluate(time, row, read.Columns);
-                    var append = appender.CreateRow();
-                    append.AppendValue((long?)reader.GetInt64(rowOrdinal));
-                    foreach (var c in read.Columns)
-                    {
-                        HistoricalColumns.Append(append, Typed(row[c], plan.ColumnTypes[c], name));
-                    }
+                sweep.Add(new AggregationEvent(key, time, values, 0));
+            }
 
-                    append.EndRow();
-                }
-                else
-                {
-                    var values = new FeatureValue[view.Columns.Length];
-                    for (var c = 0; c < eventColumns.Count; c++)
-                    {
-                        var column = view.Columns[eventColumns[c]];
-                        values[eventColumns[c]] = Read(reader, firstEvent + c, eventReaders[c], column.Type, name, column.Name, path);
-                    }
-
-                    sweep.Add(new AggregationEvent(key, time, values, 0));
-                }
-
-                if (++rows % _options.ProgressEvery == 0)
-                {
-                    ct.ThrowIfCancellationRequested();
-                    progress?.Report(new MaterializeProgress(name, rows, total, clock.Elapsed));
-                }
+            if (++rows % _options.ProgressEvery == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+                progress?.Report(new MaterializeProgress(name, rows, total, clock.Elapsed));
             }
         }
 
-        progress?.Report(new MaterializeProgress(name, rows, total, clock.Elapsed));
+        return rows;
+    }
+
+    /// <summary>Appends a pass's spilled rows to its staging table (its stream is closed by now).</summary>
+    private static void AppendSpilled(DuckDBConnection connection, SpilledRows spill, string table, string stage, CancellationToken ct)
+    {
+        try
+        {
+            spill.AppendTo(connection, table, ct);
+        }
+        catch (DuckDBException e) when (OutOfMemory(e))
+        {
+            throw new DuckDbOutOfMemory(stage, e);
+        }
+        catch (DuckDBException e)
+        {
+            throw new RequestException("features", "offline_write_failed", $"'{stage}': writing the computed values failed: {e.Message}");
+        }
     }
 
     /// <summary>
     /// On-demand features row by row: the inputs (request fields of the entity file, plain and aggregation
-    /// features, join keys) are read joined by row id, evaluated as online, and appended to a staging table.
+    /// features, join keys) are read joined by row id, evaluated as online, spilled to a file and appended to a
+    /// staging table once the join's stream is closed (see <see cref="SpilledRows"/>).
     /// </summary>
-    private void EvaluateOnDemand(DuckDBConnection connection, string database, HistoricalPlan plan, EntityTable entities,
+    private void EvaluateOnDemand(DuckDBConnection connection, string temp, HistoricalPlan plan, EntityTable entities,
         IProgress<MaterializeProgress>? progress, Stopwatch clock, CancellationToken ct)
     {
         const string stage = "on-demand";
@@ -134,24 +187,24 @@ public sealed partial class DuckDbHistoricalRetrieval
             e => new RequestException("features", "offline_read_failed", e.Message), ct);
         var requestInputs = plan.RequestInputs.ToDictionary(i => i.Column);
 
-        using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT e.rowid{string.Concat(inputs.Select(c => ", " + expressions[c]))} FROM {from}";
-        command.UseStreamingMode = true;
-        using var cancel = ct.Register(command.Cancel);
-        using var reader = LatestQuery.Guard(() => command.ExecuteReader(), stage, entities.Path, ct);
-        var readers = new Func<DuckDBDataReader, int, FeatureValue>?[inputs.Length];
-        for (var i = 0; i < inputs.Length; i++)
-        {
-            readers[i] = DuckDbValues.ReaderFor(reader.GetFieldType(1 + i));
-        }
-
         var row = new FeatureValue[plan.ColumnCount];
+        var staged = new FeatureValue[outputs.Length];
         long rows = 0;
         progress?.Report(new MaterializeProgress(stage, 0, entities.Rows, clock.Elapsed));
-        using var appendConnection = Open(database);
-        using (var appender = appendConnection.CreateAppender(HistoricalQuery.OnDemandTable))
+        using var spill = new SpilledRows(Path.Combine(temp, "on_demand.rows"), outputs.Length);
+        using (var command = connection.CreateCommand())
         {
-            while (LatestQuery.Guard(reader.Read, stage, entities.Path, ct))
+            command.CommandText = $"SELECT e.rowid{string.Concat(inputs.Select(c => ", " + expressions[c]))} FROM {from}";
+            command.UseStreamingMode = true;
+            using var cancel = ct.Register(command.Cancel);
+            using var reader = Guard(() => command.ExecuteReader(), stage, entities.Path, ct);
+            var readers = new Func<DuckDBDataReader, int, FeatureValue>?[inputs.Length];
+            for (var i = 0; i < inputs.Length; i++)
+            {
+                readers[i] = DuckDbValues.ReaderFor(reader.GetFieldType(1 + i));
+            }
+
+            while (Guard(reader.Read, stage, entities.Path, ct))
             {
                 var rowId = reader.GetInt64(0);
                 for (var i = 0; i < inputs.Length; i++)
@@ -164,14 +217,12 @@ public sealed partial class DuckDbHistoricalRetrieval
                 }
 
                 plan.EvaluateOnDemand(row);
-                var append = appender.CreateRow();
-                append.AppendValue((long?)rowId);
-                foreach (var c in outputs)
+                for (var o = 0; o < outputs.Length; o++)
                 {
-                    HistoricalColumns.Append(append, Typed(row[c], plan.ColumnTypes[c], stage));
+                    staged[o] = Typed(row[outputs[o]], plan.ColumnTypes[outputs[o]], stage);
                 }
 
-                append.EndRow();
+                spill.Add(rowId, staged);
                 if (++rows % _options.ProgressEvery == 0)
                 {
                     ct.ThrowIfCancellationRequested();
@@ -180,6 +231,7 @@ public sealed partial class DuckDbHistoricalRetrieval
             }
         }
 
+        AppendSpilled(connection, spill, HistoricalQuery.OnDemandTable, stage, ct);
         progress?.Report(new MaterializeProgress(stage, rows, entities.Rows, clock.Elapsed));
     }
 

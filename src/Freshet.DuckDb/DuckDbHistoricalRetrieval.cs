@@ -30,6 +30,12 @@ public sealed record DuckDbHistoricalOptions
     /// </summary>
     public S3ObjectCache? S3 { get; init; }
 
+    /// <summary>
+    /// How many key-hash buckets each aggregation view's events are sorted and swept in; null (the default) sizes
+    /// them from the row count and DuckDB's memory limit. The result does not depend on it.
+    /// </summary>
+    public int? AggregationBuckets { get; init; }
+
     /// <summary>How many rows of a .NET pass (aggregations, on-demand features) between progress reports.</summary>
     public int ProgressEvery { get; init; } = 65_536;
 }
@@ -185,6 +191,8 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
         // A directory of its own, so two runs sharing --temp-directory never open each other's database.
         var temp = Path.Combine(_options.TempDirectory ?? Path.Combine(Path.GetTempPath(), "freshet-historical"), Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(temp);
+        // The pass running, to say where memory ran out when the failing call did not know.
+        var stage = "entities";
         try
         {
             using var connection = Open(Database(temp));
@@ -199,6 +207,7 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
             for (var i = 0; i < plan.PlainViews.Length; i++)
             {
                 var read = plan.PlainViews[i];
+                stage = read.View.Name;
                 progress?.Report(new MaterializeProgress(read.View.Name, 0, entities.Rows, clock.Elapsed));
                 var path = plainPaths[i].Path;
                 var types = LatestQuery.Describe(connection, DuckDbSql.Scan(read.Source.Format), read.View.Name, path);
@@ -208,18 +217,30 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
 
             for (var i = 0; i < plan.Aggregations.Length; i++)
             {
-                Aggregate(connection, Database(temp), plan, i, aggregationPaths[i].Path, progress, clock, ct);
+                stage = plan.Aggregations[i].View.View.Name;
+                Aggregate(connection, temp, plan, i, aggregationPaths[i].Path, progress, clock, ct);
             }
 
             if (plan.OnDemand.Length > 0)
             {
-                EvaluateOnDemand(connection, Database(temp), plan, entities, progress, clock, ct);
+                stage = "on-demand";
+                EvaluateOnDemand(connection, temp, plan, entities, progress, clock, ct);
             }
 
+            stage = "write";
             progress?.Report(new MaterializeProgress("write", 0, entities.Rows, clock.Elapsed));
             var columns = Write(connection, plan, entities, request.OutputPath, ct);
             progress?.Report(new MaterializeProgress("write", entities.Rows, entities.Rows, clock.Elapsed));
             return new HistoricalResult(Path.GetFullPath(request.OutputPath), entities.Rows, columns, clock.Elapsed);
+        }
+        catch (DuckDbOutOfMemory e)
+        {
+            throw OutOfMemoryError(e.Stage ?? stage, e.Reason);
+        }
+        catch (DuckDBException e) when (OutOfMemory(e) && !ct.IsCancellationRequested)
+        {
+            // Any call not translated where it was made (closing a reader, a connection).
+            throw OutOfMemoryError(stage, e);
         }
         finally
         {
@@ -313,6 +334,10 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
                     types[reader.GetString(0)] = reader.GetString(1);
                 }
             }
+            catch (DuckDBException e) when (OutOfMemory(e))
+            {
+                throw new DuckDbOutOfMemory("entities", e);
+            }
             catch (DuckDBException e)
             {
                 throw Failure(e);
@@ -381,6 +406,10 @@ public sealed partial class DuckDbHistoricalRetrieval(DuckDbHistoricalOptions? o
         catch (DuckDBException) when (ct.IsCancellationRequested)
         {
             throw new OperationCanceledException(ct);
+        }
+        catch (DuckDBException e) when (OutOfMemory(e))
+        {
+            throw new DuckDbOutOfMemory(null, e);
         }
         catch (DuckDBException e)
         {

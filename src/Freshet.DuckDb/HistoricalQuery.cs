@@ -122,8 +122,12 @@ internal static class HistoricalQuery
     /// (kind 0) before events (kind 1) at the same time, so a row at <c>T</c> is answered before the events at
     /// <c>T</c> are added (the strict bound). Columns: the join keys, time, kind, row, then the event columns in
     /// <paramref name="eventColumns"/> (the view's source columns found in the file; the others read as null).
+    /// With <paramref name="buckets"/> above 1 the stream holds only the entities whose key hashes to
+    /// <paramref name="bucket"/>: every entity's rows and events fall in one bucket, so the buckets can be swept
+    /// one after another, each sort a fraction of the whole.
     /// </summary>
-    public static string AggregationSql(HistoricalAggregationRead read, Dictionary<string, string> sourceTypes, string path, out List<int> eventColumns)
+    public static string AggregationSql(HistoricalAggregationRead read, Dictionary<string, string> sourceTypes, string path, out List<int> eventColumns,
+        int bucket = 0, int buckets = 1)
     {
         var view = read.View;
         var source = read.Source;
@@ -166,7 +170,13 @@ internal static class HistoricalQuery
             sql.Append(key).Append(" IS NOT NULL AND ");
         }
 
-        sql.Append(Time).Append(" IS NOT NULL UNION ALL SELECT ");
+        sql.Append(Time).Append(" IS NOT NULL");
+        // The keys table holds the keys already cast; the events' are cast the same way, so both hash alike.
+        var typedKeys = view.Keys.Select(k => $"CAST({Id(k.Name)} AS {HistoricalColumns.OutputType(k.Type)})").ToList();
+        string Bucket(IEnumerable<string> columns) => buckets <= 1
+            ? ""
+            : string.Create(System.Globalization.CultureInfo.InvariantCulture, $" AND hash({string.Join(", ", columns)}) % {buckets} = {bucket}");
+        sql.Append(Bucket(typedKeys)).Append(" UNION ALL SELECT ");
         foreach (var key in view.Keys)
         {
             sql.Append("CAST(").Append(Id(key.Name)).Append(" AS ").Append(HistoricalColumns.OutputType(key.Type)).Append("), ");
@@ -184,7 +194,7 @@ internal static class HistoricalQuery
             sql.Append(key).Append(" IS NOT NULL AND ");
         }
 
-        sql.Append(eventTime.Expression).Append(" IS NOT NULL) ORDER BY ");
+        sql.Append(eventTime.Expression).Append(" IS NOT NULL").Append(Bucket(typedKeys)).Append(") ORDER BY ");
         foreach (var key in keys)
         {
             sql.Append(key).Append(", ");

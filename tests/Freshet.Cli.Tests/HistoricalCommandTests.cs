@@ -134,6 +134,26 @@ public sealed class HistoricalCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Out_of_memory_exits_2_with_one_line_naming_the_limit_and_no_stack_trace()
+    {
+        var output = Path.Combine(_repo.Root, "oom.parquet");
+        var spill = Path.Combine(_repo.Root, "spill");
+        var run = await _repo.Freshet("historical", "--entities", Labels(), "--service", "driver_activity", "-o", output,
+            "--memory-limit", "1MB", "--temp-directory", spill);
+        Assert.True(run.ExitCode == 2, run.ToString());
+        var lines = run.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var error = Assert.Single(lines, l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Contains("ran out of memory", error, StringComparison.Ordinal);
+        Assert.Contains("memory limit 1MB", error, StringComparison.Ordinal);
+        Assert.Contains("--memory-limit", error, StringComparison.Ordinal);
+        Assert.Contains("--temp-directory", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", run.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", run.Err, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+        Assert.Empty(Directory.GetFileSystemEntries(spill));
+    }
+
+    [Fact]
     public async Task Bad_input_fails_with_a_message_naming_the_file_column_or_reference()
     {
         var output = Path.Combine(_repo.Root, "bad.parquet");

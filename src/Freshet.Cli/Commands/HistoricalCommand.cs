@@ -62,7 +62,18 @@ internal static class HistoricalCommand
         var bar = new MaterializeCommands.ProgressBar(ctx.Err, animated: ctx.Terminal is not null && !json);
         // s3:// sources go through the repo's object cache, with freshet.yaml's s3 settings, as materialize's do.
         using var s3 = new S3ObjectCache(S3Settings.From(config.S3), Path.Combine(Hosting.DataDirectory(ctx.RepoDirectory, config), "cache", "s3"));
-        var result = await new DuckDbHistoricalRetrieval(options with { S3 = s3 }).GetHistoricalFeaturesAsync(registry, ctx.RepoDirectory, request, bar, ct);
+        HistoricalResult result;
+        try
+        {
+            result = await new DuckDbHistoricalRetrieval(options with { S3 = s3 }).GetHistoricalFeaturesAsync(registry, ctx.RepoDirectory, request, bar, ct);
+        }
+        catch (RequestException e) when (e.Code == DuckDbHistoricalRetrieval.OutOfMemoryCode)
+        {
+            // Not bad input: the same run may pass with a larger limit or more spill space, hence its own exit code.
+            await ctx.Err.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.OutOfMemory;
+        }
+
         bar.Finish();
 
         if (json)

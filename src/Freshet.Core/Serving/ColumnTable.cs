@@ -58,6 +58,6 @@ public sealed class RequestException(string field, string code, string message, 
     /// <summary>A stable machine-readable code (<c>unknown_view</c>, <c>missing_join_key</c>).</summary>
     public string Code { get; } = code;
 
-    /// <summary>The HTTP status: 400, 404 or 413.</summary>
+    /// <summary>The HTTP status: 400, 404, 413, or 507 when a training-data run ran out of memory.</summary>
     public int Status { get; } = status;
 }
