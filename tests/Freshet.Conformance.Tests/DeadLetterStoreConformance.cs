@@ -289,7 +289,9 @@ public abstract class DeadLetterStoreConformance : IAsyncLifetime
         await Letters.AddAsync([Letter("a", 1), Letter("b", 2)]);
 
         Assert.Equal(2, await Online.DeleteViewAsync(OnlineDeadLetterStore.Namespace));
-        Assert.Equal(3, await Online.DeleteViewAsync(OnlineDeadLetterStore.CountsNamespace));
+        // An embedded store keeps count rows (two sources and the id counter); a shared store counts the letters
+        // themselves and keeps none.
+        Assert.Equal(Online.IsShared ? 0 : 3, await Online.DeleteViewAsync(OnlineDeadLetterStore.CountsNamespace));
 
         var reopened = await OnlineDeadLetterStore.OpenAsync(Online);
         Assert.Empty(await All(reopened));
