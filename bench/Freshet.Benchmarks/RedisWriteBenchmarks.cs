@@ -13,7 +13,8 @@ namespace Freshet.Benchmarks;
 /// </summary>
 /// <remarks>
 /// Each invocation writes the same rows again; equal timestamps replace, so every invocation does the full work
-/// (a GET and a SET per row inside the script). The server is a local redis-server started by the benchmark.
+/// (an MGET and an MSET per block of keys inside the script, and the comparison per row). The server is a local
+/// redis-server started by the benchmark.
 /// </remarks>
 [MemoryDiagnoser]
 public class RedisWriteBenchmarks

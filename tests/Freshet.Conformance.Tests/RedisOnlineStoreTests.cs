@@ -33,7 +33,7 @@ public sealed class RedisOnlineStoreTests(RedisSingleFixture redis)
     private IServer Server => redis.Connection.GetServer(redis.Connection.GetEndPoints()[0]);
 
     [Fact]
-    public async Task A_read_across_three_views_is_one_MGET_and_a_write_call_one_EVALSHA_per_chunk()
+    public async Task A_read_across_three_views_is_one_MGET_and_a_write_call_one_EVALSHA_with_one_MGET_and_MSET_per_chunk()
     {
         await using var store = RedisStores.Fresh(redis.Connection, rowsPerScript: 100);
         Assert.False(store.IsCluster);
@@ -44,12 +44,15 @@ public sealed class RedisOnlineStoreTests(RedisSingleFixture redis)
 
         Assert.Equal(300, await store.WriteAsync([.. views.SelectMany(v => Enumerable.Range(0, 100).Select(id => new OnlineWrite(v, Key(id), Row(id, 0, id))))]));
 
-        // Commands a script runs count too: one GET and one SET per row, inside three script calls.
+        // Commands a script runs count too: one MGET and one MSET per script call (a block of up to 200 keys),
+        // not a GET and a SET per row.
         var writeCalls = await CommandCalls(Server);
         Assert.Equal(3, writeCalls.GetValueOrDefault("evalsha"));
         Assert.Equal(0, writeCalls.GetValueOrDefault("eval"));
-        Assert.Equal(300, writeCalls.GetValueOrDefault("get"));
-        Assert.Equal(300, writeCalls.GetValueOrDefault("set"));
+        Assert.Equal(3, writeCalls.GetValueOrDefault("mget"));
+        Assert.Equal(3, writeCalls.GetValueOrDefault("mset"));
+        Assert.Equal(0, writeCalls.GetValueOrDefault("get"));
+        Assert.Equal(0, writeCalls.GetValueOrDefault("set"));
 
         await Server.ConfigResetStatisticsAsync();
         var rows = new byte[]?[301];
@@ -81,6 +84,28 @@ public sealed class RedisOnlineStoreTests(RedisSingleFixture redis)
         var rows = new byte[]?[3];
         await store.ReadAsync([new OnlineKey("v", Key(1)), new OnlineKey("v", Key(2)), new OnlineKey("v", Key(3))], rows);
         Assert.Equal([3L, 3L, 1L], rows.Select(r => OnlineStoreConformance.ValueOf(r!)));
+    }
+
+    [Fact]
+    public async Task A_key_repeated_across_the_scripts_blocks_of_200_keys_keeps_the_newest_row()
+    {
+        // One script call of 300 rows: its MGET/MSET blocks are rows 1-200 and 201-300, and keys 0 and 1 appear in
+        // both, once newer first and once older first; key 2 is stored before the call with the newest row of all.
+        await using var store = RedisStores.Fresh(redis.Connection, rowsPerScript: 1000);
+        Assert.Equal(1, await store.WriteAsync([new OnlineWrite("blocks", Key(2), Row(500, 0, 7))]));
+        var writes = Enumerable.Range(0, 300).Select(i => new OnlineWrite("blocks", Key(1000 + i), Row(10, 0, i))).ToArray();
+        writes[5] = new OnlineWrite("blocks", Key(0), Row(20, 0, 1));
+        writes[250] = new OnlineWrite("blocks", Key(0), Row(19, 5, 2));
+        writes[6] = new OnlineWrite("blocks", Key(1), Row(19, 5, 3));
+        writes[251] = new OnlineWrite("blocks", Key(1), Row(20, 0, 4));
+        writes[7] = new OnlineWrite("blocks", Key(2), Row(499, 0, 5));
+
+        // The 295 other keys, key 0 once, key 1 twice (its repeat is newer); key 0's older repeat and key 2 lose.
+        Assert.Equal(298, await store.WriteAsync(writes));
+
+        var rows = new byte[]?[4];
+        await store.ReadAsync([new OnlineKey("blocks", Key(0)), new OnlineKey("blocks", Key(1)), new OnlineKey("blocks", Key(2)), new OnlineKey("blocks", Key(1299))], rows);
+        Assert.Equal([1L, 4L, 7L, 299L], rows.Select(r => OnlineStoreConformance.ValueOf(r!)));
     }
 
     [Fact]
