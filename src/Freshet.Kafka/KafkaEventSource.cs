@@ -113,14 +113,16 @@ public sealed class KafkaEventSource : IEventSource
 
     /// <inheritdoc />
     /// <remarks>
-    /// librdkafka's poll blocks, so it runs on a pool thread; the assignment and revocation callbacks run
-    /// inside that poll, hence while this call is in progress.
+    /// librdkafka's poll blocks (up to <paramref name="maxWait"/>), so it runs on a thread of its own, not a pool
+    /// thread: several processors in one process (or a server that also ingests) each blocking a pool thread for
+    /// seconds starve the pool, and the store's async replies (StackExchange.Redis, Npgsql) then wait behind
+    /// them. The assignment and revocation callbacks run inside that poll, hence while this call is in progress.
     /// </remarks>
     public async ValueTask<IReadOnlyList<SourceEvent>> PollAsync(int maxEvents, TimeSpan maxWait, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxEvents, 1);
         ObjectDisposedException.ThrowIf(_closed, this);
-        return await Task.Run(() => Poll(maxEvents, maxWait, ct), ct);
+        return await Task.Factory.StartNew(() => Poll(maxEvents, maxWait, ct), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     private List<SourceEvent> Poll(int maxEvents, TimeSpan maxWait, CancellationToken ct)
