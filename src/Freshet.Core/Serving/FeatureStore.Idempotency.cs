@@ -23,12 +23,10 @@ public sealed partial class FeatureStore
     private long _nextSweepMicros = long.MinValue;
 
     /// <summary>
-    /// The rows of <paramref name="rows"/> to apply (their key was not seen within the window, nor earlier in the
-    /// request) and the puts that record their keys: each key's first-seen time in <see cref="IdempotencyNamespace"/>
-    /// and its entry in <see cref="IdempotencyExpiryNamespace"/>; a key that had expired loses its old entry.
-    /// Called under the idempotency lock.
+    /// The idempotency keys of <paramref name="rows"/> (a string in every row, or a <see cref="RequestException"/>),
+    /// their store keys, and what the store holds for each, read in one call.
     /// </summary>
-    private async ValueTask<(List<int> Fresh, List<OnlinePut> Puts, List<OnlineSwap>? Claims)> FreshIdempotentRowsAsync(string pushSource, ColumnTable rows, CancellationToken cancellationToken)
+    private async ValueTask<(FeatureValue[] Keys, OnlineKey[] StoreKeys, byte[]?[] Seen)> ReadIdempotencyKeysAsync(string pushSource, ColumnTable rows, CancellationToken cancellationToken)
     {
         var keys = rows.Column(IdempotencyKeyColumn)!;
         var storeKeys = new OnlineKey[rows.RowCount];
@@ -44,6 +42,18 @@ public sealed partial class FeatureStore
 
         var seen = new byte[]?[storeKeys.Length];
         await Online.ReadAsync(storeKeys, seen, cancellationToken);
+        return (keys, storeKeys, seen);
+    }
+
+    /// <summary>
+    /// The rows of <paramref name="rows"/> to apply (their key was not seen within the window, nor earlier in the
+    /// request) and the puts that record their keys: each key's first-seen time in <see cref="IdempotencyNamespace"/>
+    /// and its entry in <see cref="IdempotencyExpiryNamespace"/>; a key that had expired loses its old entry.
+    /// Called under the idempotency lock.
+    /// </summary>
+    private async ValueTask<(List<int> Fresh, List<OnlinePut> Puts, List<OnlineSwap>? Claims)> FreshIdempotentRowsAsync(string pushSource, ColumnTable rows, CancellationToken cancellationToken)
+    {
+        var (keys, storeKeys, seen) = await ReadIdempotencyKeysAsync(pushSource, rows, cancellationToken);
         var now = Micros.From(Now);
         var cutoff = now - Micros.Of(Config.IdempotencyWindow);
         var fresh = new List<int>();
@@ -83,20 +93,7 @@ public sealed partial class FeatureStore
     /// </summary>
     private async ValueTask<(List<int> Fresh, List<OnlinePut> Puts, List<OnlineSwap>? Claims)> ClaimIdempotentRowsAsync(string pushSource, ColumnTable rows, CancellationToken cancellationToken)
     {
-        var keys = rows.Column(IdempotencyKeyColumn)!;
-        var storeKeys = new OnlineKey[rows.RowCount];
-        for (var r = 0; r < rows.RowCount; r++)
-        {
-            if (keys[r].IsNull || keys[r].Kind != ValueKind.String)
-            {
-                throw new RequestException($"df.{IdempotencyKeyColumn}[{r}]", "wrong_type", $"'{IdempotencyKeyColumn}' must be a string in every row (row {r} is not)");
-            }
-
-            storeKeys[r] = new OnlineKey(IdempotencyNamespace, Encoding.UTF8.GetBytes(pushSource + "\0" + keys[r].AsString()));
-        }
-
-        var seen = new byte[]?[storeKeys.Length];
-        await Online.ReadAsync(storeKeys, seen, cancellationToken);
+        var (keys, storeKeys, seen) = await ReadIdempotencyKeysAsync(pushSource, rows, cancellationToken);
         var now = Micros.From(Now);
         var cutoff = now - Micros.Of(Config.IdempotencyWindow);
         var pending = new byte[16];
