@@ -82,7 +82,7 @@ public static class FreshetServer
 
         var app = builder.Build();
         FeastHttpEndpoints.Map(app, store, options);
-        OnlineStoreStatsEndpoint.Map(app, store);
+        OnlineStoreStatsEndpoint.Map(app, store, options);
         app.MapGrpcService<ServingServiceImpl>();
         app.MapGrpcService<PushServiceImpl>();
         return app;

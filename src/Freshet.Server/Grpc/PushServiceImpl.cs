@@ -1,5 +1,6 @@
 using System.Globalization;
 using Freshet.Protos.V1;
+using Freshet.Server.Governance;
 using Freshet.Serving;
 using Freshet.Values;
 using Grpc.Core;
@@ -21,7 +22,7 @@ internal sealed class PushServiceImpl(FeatureStore store) : PushService.PushServ
     {
         try
         {
-            return await ApplyAsync(request, 0, context.CancellationToken);
+            return await ApplyAsync(request, 0, context);
         }
         catch (RequestException e)
         {
@@ -44,7 +45,7 @@ internal sealed class PushServiceImpl(FeatureStore store) : PushService.PushServ
                 PushAck ack;
                 try
                 {
-                    ack = await ApplyAsync(request, index, cancellationToken);
+                    ack = await ApplyAsync(request, index, context);
                 }
                 catch (RequestException e)
                 {
@@ -61,10 +62,11 @@ internal sealed class PushServiceImpl(FeatureStore store) : PushService.PushServ
         }
     }
 
-    private async Task<PushAck> ApplyAsync(PushRequest request, long index, CancellationToken cancellationToken)
+    private async Task<PushAck> ApplyAsync(PushRequest request, long index, ServerCallContext context)
     {
         var (source, rows, to) = Read(request);
-        var result = await store.PushAsync(source, rows, to, cancellationToken);
+        RequestGate.Admit(context.GetHttpContext(), AccessActions.WriteOnline, AccessObjects.ForPush(store.Registry, source));
+        var result = await store.PushAsync(source, rows, to, context.CancellationToken);
         var ack = new PushAck
         {
             Index = index,

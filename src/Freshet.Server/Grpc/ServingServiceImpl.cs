@@ -1,6 +1,7 @@
 using System.Reflection;
 using Freshet.Protos.Serving;
 using Freshet.Protos.Types;
+using Freshet.Server.Governance;
 using Freshet.Serving;
 using Freshet.Values;
 using Google.Protobuf;
@@ -17,8 +18,19 @@ internal sealed class ServingServiceImpl(FeatureStore store) : ServingService.Se
     private static readonly string Version =
         typeof(FeatureStore).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    public override Task<GetFeastServingInfoResponse> GetFeastServingInfo(GetFeastServingInfoRequest request, ServerCallContext context) =>
-        Task.FromResult(new GetFeastServingInfoResponse { Version = $"freshet-{Version}" });
+    public override Task<GetFeastServingInfoResponse> GetFeastServingInfo(GetFeastServingInfoRequest request, ServerCallContext context)
+    {
+        try
+        {
+            RequestGate.Admit(context.GetHttpContext(), AccessActions.Describe, AccessObjects.Project(store.Registry));
+        }
+        catch (RequestException e)
+        {
+            throw ProtoColumns.ToRpcException(e, e.Field);
+        }
+
+        return Task.FromResult(new GetFeastServingInfoResponse { Version = $"freshet-{Version}" });
+    }
 
     public override async Task<GetOnlineFeaturesResponse> GetOnlineFeatures(GetOnlineFeaturesRequest request, ServerCallContext context)
     {
@@ -34,6 +46,7 @@ internal sealed class ServingServiceImpl(FeatureStore store) : ServingService.Se
                 Entities = entities,
                 FullFeatureNames = request.FullFeatureNames,
             };
+            RequestGate.Admit(context.GetHttpContext(), AccessActions.ReadOnline, AccessObjects.ForOnlineRead(store.Registry, online));
             var response = await store.GetOnlineFeaturesAsync(online, context.CancellationToken);
             return ToProto(response);
         }

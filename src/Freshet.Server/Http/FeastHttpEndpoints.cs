@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Text.Json;
+using Freshet.Server.Governance;
 using Freshet.Serving;
 
 namespace Freshet.Server.Http;
@@ -13,6 +14,7 @@ internal static class FeastHttpEndpoints
         app.MapPost("/get-online-features", ctx => Handle(ctx, options, async body =>
         {
             var request = FeastJsonReader.ReadGetOnlineFeatures(body.Span);
+            RequestGate.Admit(ctx, AccessActions.ReadOnline, AccessObjects.ForOnlineRead(store.Registry, request));
             var response = await store.GetOnlineFeaturesAsync(request, ctx.RequestAborted);
             ctx.Response.ContentType = "application/json";
             FeastJsonWriter.WriteOnlineResponse(ctx.Response.BodyWriter, response);
@@ -21,6 +23,7 @@ internal static class FeastHttpEndpoints
         app.MapPost("/push", ctx => Handle(ctx, options, async body =>
         {
             var (source, rows, to) = FeastJsonReader.ReadPush(body.Span);
+            RequestGate.Admit(ctx, AccessActions.WriteOnline, AccessObjects.ForPush(store.Registry, source));
             var result = await store.PushAsync(source, rows, to, ctx.RequestAborted);
             await WriteJsonAsync(ctx, w =>
             {
@@ -43,8 +46,9 @@ internal static class FeastHttpEndpoints
             });
         }));
 
-        app.MapGet("/freshness", async ctx =>
+        app.MapGet("/freshness", ctx => Handle(ctx, options, async _ =>
         {
+            RequestGate.Admit(ctx, AccessActions.Describe, AccessObjects.Project(store.Registry));
             var now = DateTimeOffset.UtcNow;
             var freshness = await store.GetFreshnessAsync(ctx.RequestAborted);
             await WriteJsonAsync(ctx, w =>
@@ -63,11 +67,12 @@ internal static class FeastHttpEndpoints
 
                 w.WriteEndArray();
             });
-        });
+        }));
 
         app.MapPost("/write-to-online-store", ctx => Handle(ctx, options, async body =>
         {
             var (view, rows) = FeastJsonReader.ReadWriteToOnlineStore(body.Span);
+            RequestGate.Admit(ctx, AccessActions.WriteOnline, [AccessObjects.View(store.Registry, view)]);
             var applied = await store.WriteToOnlineStoreAsync(view, rows, ctx.RequestAborted);
             await WriteJsonAsync(ctx, w =>
             {
@@ -79,6 +84,7 @@ internal static class FeastHttpEndpoints
         app.MapPost("/materialize", ctx => Handle(ctx, options, async body =>
         {
             var (start, end, views) = FeastJsonReader.ReadMaterialize(body.Span, incremental: false);
+            RequestGate.Admit(ctx, AccessActions.Materialize, AccessObjects.ForViews(store.Registry, views));
             var results = await store.MaterializeAsync(start!.Value, end, views, cancellationToken: ctx.RequestAborted);
             await WriteMaterializedAsync(ctx, results);
         }));
@@ -86,6 +92,7 @@ internal static class FeastHttpEndpoints
         app.MapPost("/materialize-incremental", ctx => Handle(ctx, options, async body =>
         {
             var (_, end, views) = FeastJsonReader.ReadMaterialize(body.Span, incremental: true);
+            RequestGate.Admit(ctx, AccessActions.Materialize, AccessObjects.ForViews(store.Registry, views));
             var results = await store.MaterializeIncrementalAsync(end, views, cancellationToken: ctx.RequestAborted);
             await WriteMaterializedAsync(ctx, results);
         }));
@@ -148,7 +155,7 @@ internal static class FeastHttpEndpoints
     /// Reads the whole body (bounded) and runs the handler; bad input of any kind becomes a 4xx with a JSON
     /// body naming the field and the problem, never a 500.
     /// </summary>
-    private static async Task Handle(HttpContext ctx, FreshetServerOptions options, Func<ReadOnlyMemory<byte>, Task> handler)
+    internal static async Task Handle(HttpContext ctx, FreshetServerOptions options, Func<ReadOnlyMemory<byte>, Task> handler)
     {
         byte[]? rented = null;
         try

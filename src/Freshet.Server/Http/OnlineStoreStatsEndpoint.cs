@@ -1,4 +1,5 @@
 using Freshet.Online;
+using Freshet.Server.Governance;
 using Freshet.Serving;
 
 namespace Freshet.Server.Http;
@@ -6,9 +7,10 @@ namespace Freshet.Server.Http;
 /// <summary><c>GET /stats/online-store</c>: the read counters and hit ratio of each tier of the online store (docs/caching.md).</summary>
 internal static class OnlineStoreStatsEndpoint
 {
-    public static void Map(IEndpointRouteBuilder app, FeatureStore store) =>
-        app.MapGet("/stats/online-store", ctx =>
+    public static void Map(IEndpointRouteBuilder app, FeatureStore store, FreshetServerOptions options) =>
+        app.MapGet("/stats/online-store", ctx => FeastHttpEndpoints.Handle(ctx, options, _ =>
         {
+            RequestGate.Admit(ctx, AccessActions.Describe, AccessObjects.Project(store.Registry));
             // A plain store (no cache, no tiers) has nothing to count: its list is empty.
             var tiers = store.Online is IOnlineStoreStats stats ? stats.GetTierStats() : [];
             return FeastHttpEndpoints.WriteJsonAsync(ctx, w =>
@@ -35,7 +37,7 @@ internal static class OnlineStoreStatsEndpoint
 
                 w.WriteEndArray();
             });
-        });
+        }));
 
     private static void WriteOptional(System.Text.Json.Utf8JsonWriter w, string name, long? value)
     {
