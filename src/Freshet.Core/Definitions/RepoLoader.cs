@@ -231,7 +231,7 @@ public sealed record RepoFile(string Path, string Text)
 }
 
 /// <summary>Reads <c>freshet.yaml</c>.</summary>
-internal static class ConfigReader
+internal static partial class ConfigReader
 {
     public static RepoConfig Read(YamlNode root, ReadContext ctx)
     {
