@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+
 namespace Freshet.Cli.Tests;
 
 public sealed class RollbackTests : IDisposable
@@ -114,5 +116,59 @@ public sealed class RollbackTests : IDisposable
         Assert.True(revived.ExitCode == 0, revived.ToString());
         var list = await _repo.Freshet("list", "views");
         Assert.Matches(@"driver_hourly_stats_fresh\s+feature_view\s+driver\s+3\s+ttl 1d\s+v3", list.Out);
+    }
+
+    [Fact]
+    public async Task A_running_server_serves_pins_and_follows_a_rollback()
+    {
+        // v1 keeps rows forever (ttl 0); v2's 3d ttl makes the quickstart's old rows too old to serve.
+        await _repo.InitQuickstart();
+        Assert.Equal(0, (await _repo.Freshet("apply")).ExitCode);
+        var materialize = await _repo.Freshet("materialize", "2000-01-01", "2100-01-01", "--views", "driver_hourly_stats");
+        Assert.True(materialize.ExitCode == 0, materialize.ToString());
+        _repo.Edit(RepoFile, "ttl: 0\n    schema:\n      - {name: conv_rate, type: float32, description", "ttl: 3d\n    schema:\n      - {name: conv_rate, type: float32, description");
+        Assert.Equal(0, (await _repo.Freshet("apply")).ExitCode);
+        var expected = QuickstartServingTests.LatestPerDriver(Path.Combine(_repo.Dir, "data", "driver_stats.parquet"));
+        var driver = expected.Keys.Min();
+
+        await using var server = await ServerProcess.StartAsync(_repo.Dir);
+        var request = new JsonObject
+        {
+            ["features"] = new JsonArray("driver_hourly_stats@v1:conv_rate", "driver_hourly_stats:conv_rate"),
+            ["entities"] = new JsonObject { ["driver_id"] = new JsonArray(driver) },
+            ["full_feature_names"] = true,
+        }.ToJsonString();
+        var (status, body) = await server.PostAsync("/get-online-features", request);
+        Assert.True(status == 200, body?.ToJsonString());
+        Assert.Equal("""["driver_id","driver_hourly_stats@v1__conv_rate","driver_hourly_stats__conv_rate"]""", body!["metadata"]!["feature_names"]!.ToJsonString());
+        Assert.Equal("PRESENT", body["results"]![1]!["statuses"]![0]!.GetValue<string>());
+        Assert.Equal(expected[driver].ConvRate, body["results"]![1]!["values"]![0]!.GetValue<float>());
+        Assert.Equal("OUTSIDE_MAX_AGE", body["results"]![2]!["statuses"]![0]!.GetValue<string>());
+
+        var rollback = await _repo.Freshet("rollback", "driver_hourly_stats", "--to", "1");
+        Assert.True(rollback.ExitCode == 0, rollback.ToString());
+
+        // The server polls the registry; the rolled-back ttl is served within its poll interval.
+        var current = new JsonObject
+        {
+            ["features"] = new JsonArray("driver_hourly_stats:conv_rate"),
+            ["entities"] = new JsonObject { ["driver_id"] = new JsonArray(driver) },
+        }.ToJsonString();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        string? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            (status, body) = await server.PostAsync("/get-online-features", current);
+            last = body?.ToJsonString();
+            if (status == 200 && body!["results"]![1]!["statuses"]![0]!.GetValue<string>() == "PRESENT")
+            {
+                Assert.Equal(expected[driver].ConvRate, body["results"]![1]!["values"]![0]!.GetValue<float>());
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail($"the server did not follow the rollback within 60 s; last answer: {last}");
     }
 }

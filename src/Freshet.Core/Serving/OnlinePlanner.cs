@@ -13,14 +13,16 @@ internal static class OnlinePlanner
         var refs = References(registry, request);
         var outputs = new List<string>();
         var joinKeys = new List<JoinKey>();
+        // Reads are keyed by view and pinned version: a pin and the current version of one view are two reads.
         var reads = new Dictionary<string, (FeatureView View, List<string> Features, List<int> Outputs, List<FeatureType> Types)>(StringComparer.Ordinal);
         var featureOutputs = new List<(string Name, string Field)>();
         var onDemand = new List<(OnDemandView View, OnDemandFeature Feature, int Output, string Field)>();
         var aggregationReads = new Dictionary<string, (CompiledAggregationView View, List<(int Slot, int Output)> Slots)>(StringComparer.Ordinal);
 
-        void AddOutput(string view, string feature, string field, string text)
+        void AddOutput(string view, int? version, string feature, string field, string text)
         {
-            var name = request.FullFeatureNames ? $"{view}__{feature}" : feature;
+            // A pinned reference's full name carries its pin, so view@v1:f and view:f can be asked together.
+            var name = !request.FullFeatureNames ? feature : version is { } v ? $"{view}@v{v}__{feature}" : $"{view}__{feature}";
             if (featureOutputs.Any(o => o.Name == name))
             {
                 throw new RequestException(field, "duplicate_feature", request.FullFeatureNames
@@ -31,15 +33,16 @@ internal static class OnlinePlanner
             featureOutputs.Add((name, field));
         }
 
-        (CompiledAggregationView View, List<(int Slot, int Output)> Slots) AggregationReadOf(CompiledAggregationView compiled, string field)
+        (CompiledAggregationView View, List<(int Slot, int Output)> Slots) AggregationReadOf(CompiledAggregationView compiled, int? version, string field)
         {
-            if (aggregationReads.TryGetValue(compiled.View.Name, out var read))
+            var key = ReadKey(compiled.View.Name, version);
+            if (aggregationReads.TryGetValue(key, out var read))
             {
                 return read;
             }
 
             read = (compiled, []);
-            aggregationReads[compiled.View.Name] = read;
+            aggregationReads[key] = read;
             AddJoinKeys(compiled.Keys, compiled.View.Name, field);
             return read;
         }
@@ -60,15 +63,16 @@ internal static class OnlinePlanner
             }
         }
 
-        (FeatureView View, List<string> Features, List<int> Outputs, List<FeatureType> Types) ReadOf(FeatureView fv, string field)
+        (FeatureView View, List<string> Features, List<int> Outputs, List<FeatureType> Types) ReadOf(FeatureView fv, int? version, string field)
         {
-            if (reads.TryGetValue(fv.Name, out var read))
+            var key = ReadKey(fv.Name, version);
+            if (reads.TryGetValue(key, out var read))
             {
                 return read;
             }
 
             read = (fv, [], [], []);
-            reads[fv.Name] = read;
+            reads[key] = read;
             AddJoinKeys(registry.Index.JoinKeys(fv.Entities), fv.Name, field);
             return read;
         }
@@ -93,10 +97,10 @@ internal static class OnlinePlanner
             if (view is AggregationView av)
             {
                 var compiled = registry.Aggregation(av);
-                var aggregationRead = AggregationReadOf(compiled, field);
+                var aggregationRead = AggregationReadOf(compiled, reference.Version, field);
                 foreach (var f in wanted)
                 {
-                    AddOutput(av.Name, f.Name, field, text);
+                    AddOutput(av.Name, reference.Version, f.Name, field, text);
                     aggregationRead.Slots.Add((Array.FindIndex(compiled.Aggregations, a => a.Name == f.Name), featureOutputs.Count - 1));
                 }
 
@@ -107,7 +111,7 @@ internal static class OnlinePlanner
             {
                 foreach (var f in wanted)
                 {
-                    AddOutput(odv.Name, f.Name, field, text);
+                    AddOutput(odv.Name, reference.Version, f.Name, field, text);
                     onDemand.Add((odv, odv.Features.First(x => x.Name == f.Name), featureOutputs.Count - 1, field));
                 }
 
@@ -115,11 +119,11 @@ internal static class OnlinePlanner
             }
 
             var fv = (FeatureView)view;
-            var read = ReadOf(fv, field);
+            var read = ReadOf(fv, reference.Version, field);
 
             foreach (var f in wanted)
             {
-                AddOutput(fv.Name, f.Name, field, text);
+                AddOutput(fv.Name, reference.Version, f.Name, field, text);
                 read.Features.Add(f.Name);
                 read.Types.Add(f.Type);
                 read.Outputs.Add(featureOutputs.Count - 1);
@@ -164,7 +168,7 @@ internal static class OnlinePlanner
             if (inputView is AggregationView inputAggregation)
             {
                 var compiled = registry.Aggregation(inputAggregation);
-                var aggregationRead = AggregationReadOf(compiled, field);
+                var aggregationRead = AggregationReadOf(compiled, null, field);
                 var slot = Array.FindIndex(compiled.Aggregations, a => a.Name == input.Name);
                 var existing = aggregationRead.Slots.FindIndex(s => s.Slot == slot);
                 if (existing >= 0)
@@ -187,7 +191,7 @@ internal static class OnlinePlanner
                 throw new RequestException(field, "bad_on_demand_feature", $"on-demand view '{odv.Name}' reads '{input.QualifiedName}', which is not a feature of a view");
             }
 
-            var read = ReadOf(fv, field);
+            var read = ReadOf(fv, null, field);
             var at = read.Features.IndexOf(input.Name);
             if (at >= 0)
             {
@@ -257,6 +261,8 @@ internal static class OnlinePlanner
         return [.. features.Select((f, i) => (f, $"features[{i}]"))];
     }
 
+    private static string ReadKey(string view, int? version) => version is { } v ? $"{view}@v{v}" : view;
+
     private static Definition ResolveView(ServingRegistry registry, FeatureReference reference, string field)
     {
         if (registry.Index.View(reference.View) is not { } current)
@@ -269,8 +275,23 @@ internal static class OnlinePlanner
             return current.View;
         }
 
-        // A pin names the definition of that version; the data served is the view's online data.
-        return RegistryPlanner.PinLookup(registry.State)(reference.View, version)
+        // A pin names the definition of that version; the data served is the view's online data, stored under the
+        // current version's entities, so a version keyed by other entities cannot be served from it.
+        var pinned = RegistryPlanner.PinLookup(registry.State)(reference.View, version)
             ?? throw new RequestException(field, "unknown_version", $"view '{reference.View}' has no version {version}");
+        if (Entities(pinned) is { } then && Entities(current.View) is { } now && !then.SequenceEqual(now, StringComparer.Ordinal))
+        {
+            throw new RequestException(field, "incompatible_version",
+                $"'{reference}' is keyed by [{string.Join(", ", then)}] but the view's online data by [{string.Join(", ", now)}]; version {version} cannot be served");
+        }
+
+        return pinned;
+
+        static IReadOnlyList<string>? Entities(Definition view) => view switch
+        {
+            FeatureView fv => fv.Entities,
+            AggregationView av => av.Entities,
+            _ => null,
+        };
     }
 }
