@@ -84,7 +84,7 @@ public static class FreshetServer
         });
 
         var app = builder.Build();
-        app.Use(RequestErrorMetrics.InvokeAsync);
+        app.Use(RequestMetrics.InvokeAsync);
         ServerTelemetry.Map(app, store);
         Readiness.Map(app);
         FeastHttpEndpoints.Map(app, store, options);

@@ -44,8 +44,8 @@ public sealed class MetricsEndpointTests
         Assert.True(exit == 0 && lint.Trim().Length == 0, $"promtool check metrics exited {exit}:\n{lint}\n--- output checked ---\n{metrics}");
 
         // The families the docs list, with their labels.
-        Assert.Matches(Family("http_server_request_duration_seconds_bucket", "http_route=\"/get-online-features\"", "http_response_status_code=\"200\""), metrics);
-        Assert.Matches(Family("http_server_request_duration_seconds_bucket", "http_route=\"/get-online-features\"", "http_response_status_code=\"400\""), metrics);
+        Assert.Matches(Family("freshet_request_duration_seconds_bucket", "endpoint=\"/get-online-features\"", "status=\"200\""), metrics);
+        Assert.Matches(Family("freshet_request_duration_seconds_bucket", "endpoint=\"/get-online-features\"", "status=\"400\""), metrics);
         Assert.Matches(Family("freshet_online_store_duration_seconds_bucket", "tier=\"l1\"", "store=\"CachingOnlineStore\"", "operation=\"read\""), metrics);
         Assert.Matches(Family("freshet_online_store_duration_seconds_bucket", "tier=\"l2\"", "store=\"SwitchableStore\"", "operation=\"put\""), metrics);
         Assert.Matches(Family("freshet_online_store_hit_ratio", "tier=\"l1\"", "store=\"cache\""), metrics);

@@ -52,6 +52,11 @@ public static class FreshetTelemetry
         "freshet.stream.batch.duration", "s", "Time of one stream batch from decode to commit, per source.",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
 
+    /// <summary>Time of one HTTP or gRPC request in the server, per endpoint (route or gRPC method) and HTTP status.</summary>
+    public static readonly Histogram<double> RequestDuration = Meter.CreateHistogram(
+        "freshet.request.duration", "s", "Time of one HTTP or gRPC request in the server, per endpoint and HTTP status.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+
     /// <summary>Answered request errors, per endpoint, error code and HTTP status (5xx included).</summary>
     public static readonly Counter<long> RequestErrors = Meter.CreateCounter<long>(
         "freshet.request.errors", "{error}", "Requests answered with an error, per endpoint, error code and HTTP status.");

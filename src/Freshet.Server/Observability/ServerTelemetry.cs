@@ -14,9 +14,6 @@ namespace Freshet.Server.Observability;
 /// </summary>
 internal static class ServerTelemetry
 {
-    /// <summary>The meter of ASP.NET Core's request duration histogram (per route and status).</summary>
-    private const string AspNetCoreMeter = "Microsoft.AspNetCore.Hosting";
-
     /// <summary>The BCL's process and runtime meter (CPU, memory, GC, thread pool), .NET 9 and later.</summary>
     private const string RuntimeMeter = "System.Runtime";
 
@@ -35,10 +32,9 @@ internal static class ServerTelemetry
             .ConfigureResource(r => r.AddService(config.Tracing?.ServiceName ?? "freshet"));
         if (config.Metrics)
         {
-            builder.Services.AddSingleton(_ => new StoreGauges(store));
+            builder.Services.AddSingleton(_ => StoreGauges.Register(store));
             otel.WithMetrics(m => m
-                .AddMeter(FreshetTelemetry.Name, StoreGauges.MeterName, AspNetCoreMeter, RuntimeMeter)
-                .AddView("http.server.request.duration", new ExplicitBucketHistogramConfiguration { Boundaries = [.. FreshetTelemetry.LatencyBuckets] })
+                .AddMeter(FreshetTelemetry.Name, RuntimeMeter)
                 // Gauges of System.Runtime whose names end in "count", which Prometheus keeps for histograms (promtool says so).
                 .AddView("dotnet.assembly.count", "dotnet.assemblies.loaded")
                 .AddView("dotnet.process.cpu.count", "dotnet.process.cpus")

@@ -1,27 +1,34 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Freshet.Aggregates;
+using Freshet.Observability;
 using Freshet.Online;
 using Freshet.Serving;
 
 namespace Freshet.Server.Observability;
 
 /// <summary>
-/// The gauges of one served <see cref="FeatureStore"/>, computed when a scrape asks (docs/observability.md): the
-/// registry version, each aggregation view's freshness and lag, each tier's lookups, hits and hit ratio. Freshness
-/// rows come from the store (so they include events applied by a separate <c>freshet ingest</c>); they are read at
-/// most once per <see cref="FreshnessRefresh"/>, in the background, so a scrape never waits on a remote store;
-/// the age is computed against the clock at each scrape, so it grows between reads.
+/// The gauges of a served <see cref="FeatureStore"/>, computed when a scrape asks (docs/observability.md): the
+/// registry version, each aggregation view's freshness and lag, each tier's lookups, hits and hit ratio, all labelled
+/// with the project. Freshness rows come from the store (so they include events applied by a separate
+/// <c>freshet ingest</c>); they are read at most once per <see cref="FreshnessRefresh"/>, in the background, so a
+/// scrape never waits on a remote store; the age is computed against the clock at each scrape, so it grows between
+/// reads.
 /// </summary>
+/// <remarks>
+/// The instruments are created once on the process-wide "Freshet" meter and report every store registered: a meter
+/// per server would be disposed with its server, and OpenTelemetry ends a metric stream shared by meters of one name
+/// when any of them is disposed. A process normally serves one store; of several stores of one project, the one
+/// registered last is reported.
+/// </remarks>
 internal sealed class StoreGauges : IDisposable
 {
-    /// <summary>The meter's name: per served store, apart from the process-wide "Freshet" meter.</summary>
-    public const string MeterName = "Freshet.Store";
-
     /// <summary>How old the freshness rows may be before a scrape starts a new read.</summary>
     public static readonly TimeSpan FreshnessRefresh = TimeSpan.FromSeconds(1);
 
+    private static readonly ConcurrentDictionary<string, StoreGauges> Live = new(StringComparer.Ordinal);
+
     private readonly FeatureStore _store;
-    private readonly Meter _meter = new(MeterName);
     private readonly Lock _lock = new();
     private readonly KeyValuePair<string, object?> _project;
     private IReadOnlyList<Freshness> _freshness = [];
@@ -29,27 +36,52 @@ internal sealed class StoreGauges : IDisposable
     private bool _freshnessRead;
     private Task? _refreshing;
 
-    public StoreGauges(FeatureStore store)
+    static StoreGauges()
     {
-        _store = store;
-        _project = new KeyValuePair<string, object?>("project", store.Config.Project);
-        _meter.CreateObservableGauge("freshet.registry.version", () => new Measurement<long>(store.Registry.Version, _project), "{version}",
+        var meter = FreshetTelemetry.Meter;
+        meter.CreateObservableGauge("freshet.registry.version", () => Each<long>(g => [new Measurement<long>(g._store.Registry.Version, g._project)]), "{version}",
             "The registry version being served (grows with every apply).");
-        _meter.CreateObservableGauge("freshet.view.freshness", () => Freshness(age: true), "s",
+        meter.CreateObservableGauge("freshet.view.freshness", () => Each(g => g.Freshness(age: true)), "s",
             "Seconds since the newest event applied to an aggregation view (now - newest event time).");
-        _meter.CreateObservableGauge("freshet.view.lag", () => Freshness(age: false), "s",
+        meter.CreateObservableGauge("freshet.view.lag", () => Each(g => g.Freshness(age: false)), "s",
             "Seconds between an aggregation view's newest event and the commit that applied it (its last apply).");
-        _meter.CreateObservableCounter("freshet.online_store.lookups", () => Tiers(t => t.Lookups), "{key}",
+        meter.CreateObservableCounter("freshet.online_store.lookups", () => Each(g => g.Tiers(t => t.Lookups)), "{key}",
             "Keys looked up in a tier of the online store (l1 cache, l2 store, l3 durable store).");
-        _meter.CreateObservableCounter("freshet.online_store.hits", () => Tiers(t => t.Hits), "{key}",
+        meter.CreateObservableCounter("freshet.online_store.hits", () => Each(g => g.Tiers(t => t.Hits)), "{key}",
             "Keys a tier of the online store answered.");
-        _meter.CreateObservableGauge("freshet.online_store.hit_ratio", () => Tiers(t => t.HitRatio), null,
+        meter.CreateObservableGauge("freshet.online_store.hit_ratio", () => Each(g => g.Tiers(t => t.HitRatio)), null,
             "Hits over lookups of a tier of the online store since it was opened (0 before the first lookup).");
     }
 
-    public void Dispose() => _meter.Dispose();
+    private StoreGauges(FeatureStore store)
+    {
+        _store = store;
+        _project = new KeyValuePair<string, object?>("project", store.Config.Project);
+    }
 
-    private IEnumerable<Measurement<T>> Tiers<T>(Func<OnlineTierStats, T> value)
+    /// <summary>Reports <paramref name="store"/>'s gauges until the result is disposed.</summary>
+    public static StoreGauges Register(FeatureStore store)
+    {
+        var gauges = new StoreGauges(store);
+        Live[store.Config.Project] = gauges;
+        return gauges;
+    }
+
+    public void Dispose() => Live.TryRemove(new KeyValuePair<string, StoreGauges>(_store.Config.Project, this));
+
+    private static List<Measurement<T>> Each<T>(Func<StoreGauges, IEnumerable<Measurement<T>>> measure)
+        where T : struct
+    {
+        var all = new List<Measurement<T>>();
+        foreach (var (_, gauges) in Live)
+        {
+            all.AddRange(measure(gauges));
+        }
+
+        return all;
+    }
+
+    private Measurement<T>[] Tiers<T>(Func<OnlineTierStats, T> value)
         where T : struct
     {
         if (_store.Online is not IOnlineStoreStats stats)
@@ -93,25 +125,22 @@ internal sealed class StoreGauges : IDisposable
 
     private async Task RefreshAsync()
     {
+        IReadOnlyList<Freshness>? rows = null;
         try
         {
-            var rows = await _store.GetFreshnessAsync();
-            lock (_lock)
-            {
-                _freshness = rows;
-                _freshnessRead = true;
-                _freshnessReadAt = System.Diagnostics.Stopwatch.GetTimestamp();
-            }
+            rows = await _store.GetFreshnessAsync();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // An unreachable store keeps the last rows (their age still grows); the failed call is in
             // freshet_online_store_errors_total and /ready says the store is down.
-            lock (_lock)
-            {
-                _freshnessRead = true;
-                _freshnessReadAt = System.Diagnostics.Stopwatch.GetTimestamp();
-            }
+        }
+
+        lock (_lock)
+        {
+            _freshness = rows ?? _freshness;
+            _freshnessRead = true;
+            _freshnessReadAt = System.Diagnostics.Stopwatch.GetTimestamp();
         }
     }
 }
