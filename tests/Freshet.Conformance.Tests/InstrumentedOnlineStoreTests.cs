@@ -77,7 +77,7 @@ public sealed class InstrumentedOnlineStoreTests
         using var listener = new System.Diagnostics.Metrics.MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument == FreshetTelemetry.StoreDuration)
+            if (instrument.Meter.Name == FreshetTelemetry.Name && instrument.Name == "freshet.online_store.duration")
             {
                 l.EnableMeasurementEvents(instrument);
             }

@@ -61,7 +61,7 @@ public sealed class TelemetryTests
         using var meters = new MeterListener();
         meters.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument == FreshetTelemetry.IngestEvents || instrument == FreshetTelemetry.DeadLetters)
+            if (instrument.Meter.Name == FreshetTelemetry.Name && instrument.Name is "freshet.ingest.events" or "freshet.ingest.dead_letters")
             {
                 l.EnableMeasurementEvents(instrument);
             }
