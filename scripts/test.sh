@@ -14,14 +14,22 @@ fi
 
 # Debian packages the tests need, installed only when missing. The foundation's tests need none;
 # later issues add redis-server, nats-server and friends here, and start them below.
-apt_packages=(nats-server redis-server)
+# prometheus brings promtool, which checks the /metrics output (the daemon is never started).
+apt_packages=(nats-server redis-server prometheus)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
+  # Installing a package must not start its daemon (prometheus): deny service starts while installing.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+  fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

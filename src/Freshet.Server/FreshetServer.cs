@@ -1,6 +1,7 @@
 using System.Net;
 using Freshet.Server.Grpc;
 using Freshet.Server.Http;
+using Freshet.Server.Observability;
 using Freshet.Serving;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -62,6 +63,8 @@ public static class FreshetServer
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(options);
         builder.Services.AddHostedService<RegistryFollower>();
+        ServerTelemetry.Add(builder, store);
+        Readiness.Add(builder.Services, store);
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, options.MaxRequestBodyBytes));
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -81,6 +84,9 @@ public static class FreshetServer
         });
 
         var app = builder.Build();
+        app.Use(RequestMetrics.InvokeAsync);
+        ServerTelemetry.Map(app, store);
+        Readiness.Map(app);
         FeastHttpEndpoints.Map(app, store, options);
         OnlineStoreStatsEndpoint.Map(app, store, options);
         app.MapGrpcService<ServingServiceImpl>();

@@ -11,11 +11,15 @@ internal static class IngestCommand
     {
         var source = new Option<string>("--source") { Description = "The Kafka or NATS source to consume", Required = true };
         var batch = new Option<int>("--max-batch") { Description = "Events per atomic commit (default 1000)", DefaultValueFactory = _ => 1000 };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve GET /metrics, /health and /ready on this port while ingesting (0 picks a free one)" };
+        var metricsHost = new Option<string>("--metrics-host") { Description = "The address the metrics port binds (default 127.0.0.1)", DefaultValueFactory = _ => "127.0.0.1" };
         var idle = new Option<string?>("--exit-when-idle") { Description = "Stop after no event has come for this long while the source holds partitions (e.g. 5s): a catch-up run" };
         var command = new Command("ingest", "Consume a Kafka or NATS source into the views that read it (exactly-once effect), until Ctrl+C");
         command.Options.Add(source);
         command.Options.Add(batch);
         command.Options.Add(idle);
+        command.Options.Add(metricsPort);
+        command.Options.Add(metricsHost);
         command.SetAction(async (r, ct) =>
         {
             var ctx = context(r);
@@ -42,8 +46,14 @@ internal static class IngestCommand
                 return ctx.Fail("--max-batch must be at least 1");
             }
 
+            if (r.GetValue(metricsPort) is < 0 or > 65535)
+            {
+                return ctx.Fail($"--metrics-port {r.GetValue(metricsPort)}: must be from 0 to 65535");
+            }
+
             await using var store = await Hosting.OpenFeatureStoreAsync(ctx.RepoDirectory, config, registry, ct);
             var definition = Hosting.StreamSource(store, name);
+            await using var telemetry = r.GetValue(metricsPort) is { } port ? await StartTelemetryAsync(ctx, store, r.GetValue(metricsHost)!, port, ct) : null;
             var processor = new StreamProcessor(store, name, Hosting.DeadLetters(store));
             await using var events = Hosting.OpenEventSource(definition, processor.ResumeFrom);
             ctx.Out.WriteLine($"Ingesting source '{name}' into project '{config.Project}' (registry version {store.Registry.Version}). Ctrl+C stops.");
@@ -61,5 +71,19 @@ internal static class IngestCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    private static async Task<Server.RunningServer> StartTelemetryAsync(CliContext ctx, Serving.FeatureStore store, string host, int port, CancellationToken ct)
+    {
+        try
+        {
+            var server = await Server.TelemetryServer.StartAsync(store, host, port, ct);
+            ctx.Out.WriteLine($"Metrics on http://{host}:{server.HttpPort}/metrics");
+            return server;
+        }
+        catch (Exception e) when (e is ArgumentException or IOException)
+        {
+            throw new CliException($"--metrics-port {port}: {e.Message}");
+        }
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Freshet.Aggregates;
 using Freshet.Model;
+using Freshet.Observability;
 using Freshet.Online;
 using Freshet.Serving;
 using Freshet.Values;
@@ -123,6 +124,10 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
     public async Task<StreamBatchResult> ProcessAsync(IReadOnlyList<SourceEvent> events, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(events);
+        using var activity = FreshetTelemetry.ActivitySource.StartActivity("freshet.ingest.batch");
+        activity?.SetTag("freshet.source", SourceName);
+        activity?.SetTag("freshet.events", events.Count);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var registry = store.Registry;
         if (Interlocked.Exchange(ref _cutOverVersion, registry.Version) != registry.Version)
         {
@@ -166,6 +171,7 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
         }
 
         var batches = new List<(CompiledAggregationView, IReadOnlyList<AggregationEvent>)>(aggregationViews.Count);
+        var viewCounts = new (int After, int Before, int Unusable)[aggregationViews.Count];
         var skipped = 0;
         foreach (var v in aggregationViews)
         {
@@ -180,6 +186,7 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
             // Events before the view's cut-over are in its backfilled tiles already (lambda, DESIGN §3).
             var (after, before) = await store.Engine.SkipBeforeCutOverAsync(v, usable, cancellationToken);
             skipped += before;
+            viewCounts[batches.Count] = (after.Count, before, unusable.Count);
             batches.Add((v, after));
         }
 
@@ -216,7 +223,42 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
             await store.Engine.AdvanceOffsetsAsync([.. next.Select(p => (OffsetsNamespace, OffsetKey(SourceName, p.Key), p.Value))], cancellationToken);
         }
 
+        RecordMetrics(events.Count, plainViews, writes, aggregationViews, viewCounts, letters, started);
         return new StreamBatchResult(events.Count, applied.Applied, letters.Count, plainApplied, next) { EventsSkippedBeforeCutOver = skipped };
+    }
+
+    private void RecordMetrics(int events, List<FeatureView> plainViews, List<OnlineWrite> writes, List<CompiledAggregationView> aggregationViews,
+        (int After, int Before, int Unusable)[] viewCounts, List<RejectedEvent> letters, long started)
+    {
+        var source = new System.Diagnostics.TagList { { "source", SourceName } };
+        FreshetTelemetry.StreamEvents.Add(events, source);
+        FreshetTelemetry.StreamBatchDuration.Record(FreshetTelemetry.Seconds(started), source);
+        if (!IngestMetrics.Enabled)
+        {
+            return;
+        }
+
+        foreach (var view in plainViews)
+        {
+            var count = 0;
+            foreach (var w in writes)
+            {
+                count += w.View == view.Name ? 1 : 0;
+            }
+
+            IngestMetrics.Events(view.Name, IngestMetrics.Stream, "applied", count);
+        }
+
+        var lettersPerView = IngestMetrics.DeadLetters(letters, IngestMetrics.Stream);
+        for (var v = 0; v < aggregationViews.Count; v++)
+        {
+            var name = aggregationViews[v].View.Name;
+            var (after, before, unusable) = viewCounts[v];
+            var rejected = lettersPerView.GetValueOrDefault(name);
+            IngestMetrics.Events(name, IngestMetrics.Stream, "applied", after - (rejected - unusable));
+            IngestMetrics.Events(name, IngestMetrics.Stream, "rejected", rejected);
+            IngestMetrics.Events(name, IngestMetrics.Stream, "skipped", before);
+        }
     }
 
     /// <summary>The store key of a source partition's position.</summary>

@@ -273,7 +273,7 @@ public sealed partial class CachingOnlineStore : IOnlineStore, IOnlineStoreStats
         {
             var found = Interlocked.Read(ref _innerFound);
             var absent = Interlocked.Read(ref _innerAbsent);
-            tiers.Add(new OnlineTierStats("l2", _inner.GetType().Name) { Lookups = found + absent, Hits = found, Misses = absent });
+            tiers.Add(new OnlineTierStats("l2", Observability.InstrumentedOnlineStore.NameOf(_inner)) { Lookups = found + absent, Hits = found, Misses = absent });
         }
 
         return tiers;

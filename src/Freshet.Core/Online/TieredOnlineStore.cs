@@ -260,8 +260,8 @@ public sealed class TieredOnlineStore : IOnlineStore, IOnlineStoreStats
         long durableHits = Interlocked.Read(ref _durableHits), durableMisses = Interlocked.Read(ref _durableMisses);
         return
         [
-            new OnlineTierStats("l2", _fast.GetType().Name) { Lookups = fastHits + fastMisses, Hits = fastHits, Misses = fastMisses, Fills = Interlocked.Read(ref _fills) },
-            new OnlineTierStats("l3", _durable.GetType().Name) { Lookups = durableHits + durableMisses, Hits = durableHits, Misses = durableMisses },
+            new OnlineTierStats("l2", Observability.InstrumentedOnlineStore.NameOf(_fast)) { Lookups = fastHits + fastMisses, Hits = fastHits, Misses = fastMisses, Fills = Interlocked.Read(ref _fills) },
+            new OnlineTierStats("l3", Observability.InstrumentedOnlineStore.NameOf(_durable)) { Lookups = durableHits + durableMisses, Hits = durableHits, Misses = durableMisses },
         ];
     }
 

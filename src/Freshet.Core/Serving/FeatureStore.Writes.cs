@@ -1,6 +1,7 @@
 using Freshet.Aggregates;
 using Freshet.Ingestion;
 using Freshet.Model;
+using Freshet.Observability;
 using Freshet.Online;
 
 namespace Freshet.Serving;
@@ -53,6 +54,9 @@ public sealed partial class FeatureStore
     public async ValueTask<PushResult> PushAsync(string pushSource, ColumnTable rows, PushTarget to, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rows);
+        using var activity = FreshetTelemetry.ActivitySource.StartActivity("freshet.push");
+        activity?.SetTag("freshet.source", pushSource);
+        activity?.SetTag("freshet.rows", rows.RowCount);
         CheckWriteSize(rows);
         if (rows.Column(IdempotencyKeyColumn) is null)
         {
@@ -120,11 +124,13 @@ public sealed partial class FeatureStore
 
         // Events before a view's backfill cut-over are in its tiles already (lambda, DESIGN §3): skipped, counted.
         var skipped = 0;
+        var skippedPerView = new int[aggregationViews.Count];
         for (var i = 0; i < aggregationViews.Count; i++)
         {
             var (after, before) = await Engine.SkipBeforeCutOverAsync(aggregationViews[i].Compiled, aggregationViews[i].Events, cancellationToken);
             aggregationViews[i] = aggregationViews[i] with { Events = after };
             skipped += before;
+            skippedPerView[i] = before;
         }
 
         string? offlineFile = null;
@@ -183,6 +189,11 @@ public sealed partial class FeatureStore
             {
                 await sharedSink.RecordSharedAsync(Online, letters, cancellationToken);
             }
+
+            if (IngestMetrics.Enabled)
+            {
+                RecordPushMetrics(views, writes, [.. aggregationViews.Select(a => (a.View.Name, a.Events.Count))], skippedPerView, rejections, letters);
+            }
         }
         else if (keyPuts is { Count: > 0 })
         {
@@ -196,6 +207,35 @@ public sealed partial class FeatureStore
             Rejections = rejections,
             EventsSkippedBeforeCutOver = skipped,
         };
+    }
+
+    private static void RecordPushMetrics(List<FeatureView> views, List<OnlineWrite> writes, List<(string Name, int Events)> aggregationViews, int[] skipped, List<PushRejection> rejections, List<RejectedEvent> letters)
+    {
+        foreach (var view in views)
+        {
+            var count = 0;
+            foreach (var w in writes)
+            {
+                count += w.View == view.Name ? 1 : 0;
+            }
+
+            IngestMetrics.Events(view.Name, IngestMetrics.Push, "applied", count);
+        }
+
+        IngestMetrics.DeadLetters(letters, IngestMetrics.Push);
+        for (var v = 0; v < aggregationViews.Count; v++)
+        {
+            var (name, events) = aggregationViews[v];
+            var rejected = 0;
+            foreach (var r in rejections)
+            {
+                rejected += r.View == name ? 1 : 0;
+            }
+
+            IngestMetrics.Events(name, IngestMetrics.Push, "applied", events - rejected);
+            IngestMetrics.Events(name, IngestMetrics.Push, "rejected", rejected);
+            IngestMetrics.Events(name, IngestMetrics.Push, "skipped", skipped[v]);
+        }
     }
 
     /// <summary>The rejected pushed rows as dead letters (each row's payload as a JSON object), when a dead-letter store is set.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Freshet.Aggregates;
 using Freshet.Model;
+using Freshet.Observability;
 using Freshet.Online;
 using Freshet.Registry;
 using Freshet.Values;
@@ -108,9 +109,12 @@ public sealed partial class FeatureStore : IAsyncDisposable
     public async ValueTask<OnlineResponse> GetOnlineFeaturesAsync(OnlineRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        using var activity = FreshetTelemetry.ActivitySource.StartActivity("freshet.get_online_features");
         var registry = Registry;
         var plan = registry.GetPlan(request);
         var rows = CheckEntities(plan, request);
+        activity?.SetTag("freshet.entity_rows", rows);
+        activity?.SetTag("freshet.registry_version", registry.Version);
         var keyColumns = CoerceJoinKeys(plan, request, rows);
 
         var columns = new FeatureColumn[Math.Max(plan.ColumnCount, plan.FeatureNames.Length)];

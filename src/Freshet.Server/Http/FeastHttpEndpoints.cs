@@ -97,28 +97,13 @@ internal static class FeastHttpEndpoints
             await WriteMaterializedAsync(ctx, results);
         }));
 
-        app.MapGet("/health", async ctx =>
+        // Liveness (Feast's health endpoint): the process answers. Whether it can serve is GET /ready
+        // (docs/observability.md), which reads the store.
+        app.MapGet("/health", ctx => WriteJsonAsync(ctx, w =>
         {
-            try
-            {
-                // A read of a key that cannot exist proves the online store answers.
-                await store.Online.ReadAsync([new Online.OnlineKey("\u0001health", [])], new byte[]?[1], ctx.RequestAborted);
-                await WriteJsonAsync(ctx, w =>
-                {
-                    w.WriteString("status", "ok");
-                    w.WriteNumber("registry_version", store.Registry.Version);
-                });
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-                await WriteJsonAsync(ctx, w =>
-                {
-                    w.WriteString("status", "unavailable");
-                    w.WriteString("message", e.Message);
-                });
-            }
-        });
+            w.WriteString("status", "ok");
+            w.WriteNumber("registry_version", store.Registry.Version);
+        }));
     }
 
     private static Task WriteMaterializedAsync(HttpContext ctx, IReadOnlyList<MaterializeViewResult> results) => WriteJsonAsync(ctx, w =>
@@ -209,6 +194,7 @@ internal static class FeastHttpEndpoints
 
         ctx.Response.Clear();
         ctx.Response.StatusCode = status;
+        ctx.Features.Set(new Observability.AnsweredError(code));
         ctx.Response.ContentType = "application/json";
         FeastJsonWriter.WriteError(ctx.Response.BodyWriter, code, field, message);
         await ctx.Response.BodyWriter.FlushAsync(CancellationToken.None);

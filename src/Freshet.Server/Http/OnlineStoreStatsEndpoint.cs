@@ -15,7 +15,7 @@ internal static class OnlineStoreStatsEndpoint
             var tiers = store.Online is IOnlineStoreStats stats ? stats.GetTierStats() : [];
             return FeastHttpEndpoints.WriteJsonAsync(ctx, w =>
             {
-                w.WriteString("store", store.Online.GetType().Name);
+                w.WriteString("store", Freshet.Observability.InstrumentedOnlineStore.NameOf(store.Online));
                 w.WriteStartArray("tiers");
                 foreach (var t in tiers)
                 {
