@@ -28,6 +28,12 @@ public sealed record FreshetServerOptions
 
     /// <summary>The least log level written to the console.</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
+
+    /// <summary>Where requests are recorded (docs/audit.md); null records nothing.</summary>
+    public Freshet.Governance.IAuditLog? AuditLog { get; init; }
+
+    /// <summary>The share of successful online reads recorded in <see cref="AuditLog"/>, from 0 to 1.</summary>
+    public double AuditReadSampleRate { get; init; }
 }
 
 /// <summary>A started server and the ports it listens on.</summary>
@@ -62,6 +68,7 @@ public static class FreshetServer
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(options);
         builder.Services.AddHostedService<RegistryFollower>();
+        Governance.AuditTrail.AddServices(builder.Services, options);
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, options.MaxRequestBodyBytes));
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -81,6 +88,7 @@ public static class FreshetServer
         });
 
         var app = builder.Build();
+        Governance.AuditTrail.Use(app, options);
         FeastHttpEndpoints.Map(app, store, options);
         OnlineStoreStatsEndpoint.Map(app, store, options);
         app.MapGrpcService<ServingServiceImpl>();
