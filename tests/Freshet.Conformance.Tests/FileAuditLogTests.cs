@@ -76,6 +76,18 @@ public sealed class FileAuditLogTests : IDisposable
         }
 
         Assert.Equal(Enumerable.Range(391, 10).Select(i => (long)i), read.Select(r => r.Sequence));
+
+        // A follower asks again after the last record it saw: it gets exactly the new ones.
+        await log.AppendAsync(Entry(401));
+        await log.AppendAsync(Entry(402));
+        read.Clear();
+        await foreach (var r in log.ReadAsync(400))
+        {
+            read.Add(r);
+        }
+
+        Assert.Equal([401L, 402L], read.Select(r => r.Sequence));
+        Assert.Equal("view_402", read[1].Entry.Objects[1].Name);
     }
 
     [Theory]

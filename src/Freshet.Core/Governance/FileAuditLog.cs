@@ -54,6 +54,9 @@ public sealed class FileAuditLog : IAuditLog
 
     private long _batches;
 
+    // Where the last read ended (sequence, byte after its line): appends only add after it, so a follower resumes there.
+    private (long Sequence, long Offset) _resume;
+
     /// <inheritdoc />
     public ValueTask<AuditRecord> AppendAsync(AuditEntry entry, CancellationToken cancellationToken = default)
     {
@@ -77,7 +80,17 @@ public sealed class FileAuditLog : IAuditLog
     public async IAsyncEnumerable<AuditRecord> ReadAsync(long afterSequence = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await Task.Yield();
-        foreach (var (line, number, terminated) in Lines(LogPath))
+
+        // A follower asks for what came after the last record it saw: start at the byte after it, not at the top.
+        (long Sequence, long Offset) resume;
+        lock (_queueLock)
+        {
+            resume = _resume;
+        }
+
+        var (resumeSequence, resumeOffset) = resume;
+        var start = resumeSequence > 0 && afterSequence >= resumeSequence ? resumeOffset : 0;
+        foreach (var (line, number, terminated, end) in Lines(LogPath, start))
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (!terminated)
@@ -86,7 +99,12 @@ public sealed class FileAuditLog : IAuditLog
             }
 
             var record = AuditEncoding.TryParse(line, out var error)
-                ?? throw new AuditLogCorruptException($"{LogPath}: line {number} is not a readable audit record ({error}); run 'freshet audit verify'");
+                ?? throw new AuditLogCorruptException($"{LogPath}: {(start == 0 ? $"line {number}" : $"the line at byte {end - line.Length - 1}")} is not a readable audit record ({error}); run 'freshet audit verify'");
+            lock (_queueLock)
+            {
+                _resume = (record.Sequence, end);
+            }
+
             if (record.Sequence > afterSequence)
             {
                 yield return record;
@@ -103,7 +121,7 @@ public sealed class FileAuditLog : IAuditLog
         var (anchor, anchorProblem) = ReadAnchor();
         var verifier = new AuditChainVerifier(_key, anchor, anchorProblem);
         var torn = false;
-        foreach (var (line, number, terminated) in Lines(LogPath))
+        foreach (var (line, number, terminated, _) in Lines(LogPath, 0))
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (!terminated)
@@ -326,7 +344,7 @@ public sealed class FileAuditLog : IAuditLog
     }
 
     /// <summary>The log's lines up to its length when opened: bytes, 1-based line number, and whether the newline ended it.</summary>
-    private static IEnumerable<(byte[] Line, long Number, bool Terminated)> Lines(string path)
+    private static IEnumerable<(byte[] Line, long Number, bool Terminated, long End)> Lines(string path, long start)
     {
         FileStream stream;
         try
@@ -344,7 +362,9 @@ public sealed class FileAuditLog : IAuditLog
 
         using (stream)
         {
-            var remaining = stream.Length;
+            var remaining = stream.Length - start;
+            var position = start;
+            stream.Seek(Math.Min(start, stream.Length), SeekOrigin.Begin);
             var pending = new ArrayBufferWriter<byte>(4096);
             var chunk = new byte[1 << 16];
             var number = 0L;
@@ -369,7 +389,8 @@ public sealed class FileAuditLog : IAuditLog
 
                     pending.Write(chunk.AsSpan(offset, newline));
                     number++;
-                    yield return (pending.WrittenSpan.ToArray(), number, true);
+                    position += pending.WrittenCount + 1;
+                    yield return (pending.WrittenSpan.ToArray(), number, true, position);
                     pending.ResetWrittenCount();
                     offset += newline + 1;
                 }
@@ -377,7 +398,7 @@ public sealed class FileAuditLog : IAuditLog
 
             if (pending.WrittenCount > 0)
             {
-                yield return (pending.WrittenSpan.ToArray(), number + 1, false);
+                yield return (pending.WrittenSpan.ToArray(), number + 1, false, position + pending.WrittenCount);
             }
         }
     }

@@ -170,8 +170,9 @@ internal sealed class AuditInterceptor(AuditRecorder recorder) : Interceptor
             {
                 // Cleared so that a later request refused before it states its access is not recorded as this one.
                 ctx.Features.Set<RequestAccess>(null);
+                // A stream carries pushes, which are always recorded, refused or not: the ack's error code is the status.
                 var status = message is PushAck { Error: { } error } ? error.Code : "OK";
-                if (recorder.ShouldRecord(access.Action, status is "unauthenticated" or "permission_denied" or "forbidden"))
+                if (recorder.ShouldRecord(access.Action, denied: false))
                 {
                     await recorder.AppendAsync(ctx, access, status, context.Method);
                 }
