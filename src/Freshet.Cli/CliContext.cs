@@ -25,7 +25,7 @@ internal static class ExitCodes
 }
 
 /// <summary>What every command needs: the writers, the repo directory and the registry.</summary>
-internal sealed class CliContext(TextWriter output, TextWriter error, string repoDirectory)
+internal sealed partial class CliContext(TextWriter output, TextWriter error, string repoDirectory)
 {
     public TextWriter Out { get; } = output;
 

@@ -45,6 +45,7 @@ public static class FreshetCli
         root.Subcommands.Add(BackfillCommand.Create(Context, json));
         root.Subcommands.Add(IngestCommand.Create(Context));
         root.Subcommands.Add(DeadLetterCommands.Create(Context, json));
+        root.Subcommands.Add(AuditCommands.Create(Context, json));
 
         try
         {
@@ -81,6 +82,12 @@ public static class FreshetCli
             // A command that commits to the registry raced another one; it changed nothing.
             await error.WriteLineAsync($"error: {e.Message}");
             return ExitCodes.Conflict;
+        }
+        catch (Freshet.Governance.AuditLogCorruptException e)
+        {
+            // The audit log was damaged or tampered with: refuse to append over the evidence.
+            await error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.Error;
         }
         catch (RegistryCorruptException e)
         {

@@ -29,6 +29,12 @@ public sealed record FreshetServerOptions
 
     /// <summary>The least log level written to the console.</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
+
+    /// <summary>Where requests are recorded (docs/audit.md); null records nothing.</summary>
+    public Freshet.Governance.IAuditLog? AuditLog { get; init; }
+
+    /// <summary>The share of successful online reads recorded in <see cref="AuditLog"/>, from 0 to 1.</summary>
+    public double AuditReadSampleRate { get; init; }
 }
 
 /// <summary>A started server and the ports it listens on.</summary>
@@ -65,6 +71,7 @@ public static class FreshetServer
         builder.Services.AddHostedService<RegistryFollower>();
         ServerTelemetry.Add(builder, store);
         Readiness.Add(builder.Services, store);
+        Governance.AuditTrail.AddServices(builder.Services, options);
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, options.MaxRequestBodyBytes));
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -87,6 +94,7 @@ public static class FreshetServer
         app.Use(RequestMetrics.InvokeAsync);
         ServerTelemetry.Map(app, store);
         Readiness.Map(app);
+        Governance.AuditTrail.Use(app, options);
         FeastHttpEndpoints.Map(app, store, options);
         OnlineStoreStatsEndpoint.Map(app, store, options);
         app.MapGrpcService<ServingServiceImpl>();

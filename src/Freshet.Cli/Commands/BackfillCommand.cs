@@ -33,6 +33,13 @@ internal static class BackfillCommand
         var bar = new MaterializeCommands.ProgressBar(ctx.Err, animated: ctx.Terminal is not null && !json);
         var result = await new DuckDbBackfill().RunAsync(store, view, until, replace, bar, ct);
         bar.Finish();
+        await ctx.AuditAsync("backfill", [new Freshet.Governance.AuditObject("aggregation_view", result.View)], new Dictionary<string, string>
+        {
+            ["registry_version"] = store.Registry.Version.ToString(CultureInfo.InvariantCulture),
+            ["rows"] = result.RowsRead.ToString(CultureInfo.InvariantCulture),
+            ["events_applied"] = result.EventsApplied.ToString(CultureInfo.InvariantCulture),
+            ["cut_over"] = CliContext.Time(result.CutOver),
+        }, ct);
         if (json)
         {
             ctx.WriteJson(new JsonObject

@@ -139,6 +139,11 @@ internal static class DeadLetterCommands
             }
 
             await letters.RemoveAsync(replayed, ct);
+            await ctx.AuditAsync("replay_dead_letters", [.. pending.Select(l => l.Source).Distinct(StringComparer.Ordinal).Select(s => new Freshet.Governance.AuditObject("source", s))], new Dictionary<string, string>
+            {
+                ["replayed"] = replayed.Count.ToString(CultureInfo.InvariantCulture),
+                ["still_refused"] = failed.Count.ToString(CultureInfo.InvariantCulture),
+            }, ct);
             if (r.GetValue(json))
             {
                 ctx.WriteJson(new JsonObject

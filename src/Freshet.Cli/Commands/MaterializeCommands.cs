@@ -18,7 +18,7 @@ internal static class MaterializeCommands
         command.Arguments.Add(start);
         command.Arguments.Add(end);
         command.Options.Add(views);
-        command.SetAction((r, ct) => RunAsync(context(r), r.GetValue(json), ct, async (store, progress) =>
+        command.SetAction((r, ct) => RunAsync(context(r), "materialize", r.GetValue(json), ct, async (store, progress) =>
             await store.MaterializeAsync(ParseTime(r.GetValue(start)!, "START"), ParseTime(r.GetValue(end)!, "END"), SplitViews(r.GetValue(views)), progress, ct)));
         return command;
     }
@@ -30,7 +30,7 @@ internal static class MaterializeCommands
         var command = new Command("materialize-incremental", "Materialize each plain view from where its last materialization ended (or END - ttl the first time) up to END");
         command.Arguments.Add(end);
         command.Options.Add(views);
-        command.SetAction((r, ct) => RunAsync(context(r), r.GetValue(json), ct, async (store, progress) =>
+        command.SetAction((r, ct) => RunAsync(context(r), "materialize-incremental", r.GetValue(json), ct, async (store, progress) =>
             await store.MaterializeIncrementalAsync(ParseTime(r.GetValue(end)!, "END"), SplitViews(r.GetValue(views)), progress, ct)));
         return command;
     }
@@ -56,7 +56,7 @@ internal static class MaterializeCommands
         throw new CliException($"{what} '{text}' is not a time: use ISO 8601 such as 2021-04-12T10:00:00Z or 2021-04-12, or 'now'");
     }
 
-    private static async Task<int> RunAsync(CliContext ctx, bool json, CancellationToken ct,
+    private static async Task<int> RunAsync(CliContext ctx, string commandName, bool json, CancellationToken ct,
         Func<FeatureStore, IProgress<MaterializeProgress>, Task<IReadOnlyList<MaterializeViewResult>>> run)
     {
         var (config, registry, code) = ctx.OpenRegistry();
@@ -69,6 +69,12 @@ internal static class MaterializeCommands
         var bar = new ProgressBar(ctx.Err, animated: ctx.Terminal is not null && !json);
         var results = await run(store, bar);
         bar.Finish();
+        await ctx.AuditAsync("materialize", [.. results.Select(x => new Freshet.Governance.AuditObject("feature_view", x.View))], new Dictionary<string, string>
+        {
+            ["command"] = commandName,
+            ["registry_version"] = store.Registry.Version.ToString(CultureInfo.InvariantCulture),
+            ["rows"] = results.Sum(x => x.Rows).ToString(CultureInfo.InvariantCulture),
+        }, ct);
 
         if (json)
         {

@@ -89,6 +89,9 @@ internal static class PlanApplyCommands
                 await RemoveDroppedDataAsync(ctx, config, plan, ct);
             }
 
+            await ctx.AuditAsync("apply", [.. plan.Effective.Select(c => new Freshet.Governance.AuditObject(ObjectKinds.Name(c.Kind), c.Name))],
+                new Dictionary<string, string> { ["registry_version"] = Invariant(next.Version), ["changes"] = Invariant(plan.Effective.Count()) }, ct);
+
             if (asJson)
             {
                 ctx.WriteJson(ToJson(plan, next.Version));
@@ -155,6 +158,8 @@ internal static class PlanApplyCommands
             }
         }
     }
+
+    private static string Invariant(long n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static void WritePlan(TextWriter w, RegistryPlan plan)
     {

@@ -55,6 +55,11 @@ internal static class RegistryCommands
             }
 
             var restored = next.Objects.First(o => o.Latest.RegistryVersion == next.Version);
+            await ctx.AuditAsync("rollback", [new Freshet.Governance.AuditObject(ObjectKinds.Name(restored.Kind), restored.Name)], new Dictionary<string, string>
+            {
+                ["registry_version"] = next.Version.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["restored_from"] = r.GetValue(to).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            }, ct);
             if (r.GetValue(json))
             {
                 ctx.WriteJson(new JsonObject

@@ -37,8 +37,11 @@ internal static class ServeCommands
             }
 
             await using var store = await Hosting.OpenFeatureStoreAsync(ctx.RepoDirectory, config, registry, ct);
+            await using var audit = Hosting.OpenAuditLog(ctx.RepoDirectory, config);
             var options = new FreshetServerOptions
             {
+                AuditLog = audit,
+                AuditReadSampleRate = config.Audit.ReadSampleRate,
                 Host = bind,
                 Port = r.GetValue(port) ?? config.Server.Port,
                 GrpcPort = r.GetValue(grpcPort) ?? config.Server.GrpcPort,

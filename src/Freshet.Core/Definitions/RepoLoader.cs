@@ -253,6 +253,7 @@ internal static partial class ConfigReader
             Registry = Store(m, "registry", defaults.Registry, RepoConfig.RegistryTypes),
             Server = Server(m, defaults.Server),
             Observability = Observability(m, defaults.Observability),
+            Audit = Audit(m, defaults.Audit),
             IdempotencyWindow = IdempotencyWindow(m) ?? defaults.IdempotencyWindow,
         };
         m.ReportUnknownKeys();

@@ -26,6 +26,8 @@ public sealed record RepoConfig(string Project)
 
     /// <summary>Metrics and tracing (docs/observability.md).</summary>
     public ObservabilityConfig Observability { get; init; } = new();
+    /// <summary>The audit trail (docs/audit.md).</summary>
+    public AuditConfig Audit { get; init; } = new();
 
     /// <summary>
     /// How long a pushed row's idempotency key dedupes (<c>idempotency_window</c>, default 24h): a key seen less
