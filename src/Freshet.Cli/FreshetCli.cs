@@ -45,6 +45,7 @@ public static class FreshetCli
         root.Subcommands.Add(BackfillCommand.Create(Context, json));
         root.Subcommands.Add(IngestCommand.Create(Context));
         root.Subcommands.Add(DeadLetterCommands.Create(Context, json));
+        root.Subcommands.Add(AuthCommands.Create(Context, json));
 
         try
         {
@@ -81,6 +82,11 @@ public static class FreshetCli
             // A command that commits to the registry raced another one; it changed nothing.
             await error.WriteLineAsync($"error: {e.Message}");
             return ExitCodes.Conflict;
+        }
+        catch (Freshet.Security.ApiKeyStoreException e)
+        {
+            await error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.Error;
         }
         catch (RegistryCorruptException e)
         {

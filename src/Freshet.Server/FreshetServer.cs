@@ -28,6 +28,9 @@ public sealed record FreshetServerOptions
 
     /// <summary>The least log level written to the console.</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
+
+    /// <summary>API keys and permissions (docs/security.md); null (the default for an embedded server) admits every request.</summary>
+    public Governance.ApiKeyAuthOptions? Auth { get; init; }
 }
 
 /// <summary>A started server and the ports it listens on.</summary>
@@ -62,6 +65,11 @@ public static class FreshetServer
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(options);
         builder.Services.AddHostedService<RegistryFollower>();
+        if (options.Auth is { } auth)
+        {
+            Governance.ApiKeyAuthentication.Register(builder.Services, auth);
+        }
+
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, options.MaxRequestBodyBytes));
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -81,6 +89,11 @@ public static class FreshetServer
         });
 
         var app = builder.Build();
+        if (options.Auth is { } keys)
+        {
+            Governance.ApiKeyAuthentication.Use(app, keys);
+        }
+
         FeastHttpEndpoints.Map(app, store, options);
         OnlineStoreStatsEndpoint.Map(app, store, options);
         app.MapGrpcService<ServingServiceImpl>();

@@ -252,6 +252,7 @@ internal static partial class ConfigReader
             S3 = S3(m, defaults.S3),
             Registry = Store(m, "registry", defaults.Registry, RepoConfig.RegistryTypes),
             Server = Server(m, defaults.Server),
+            Auth = Auth(m, defaults.Auth),
             IdempotencyWindow = IdempotencyWindow(m) ?? defaults.IdempotencyWindow,
         };
         m.ReportUnknownKeys();
