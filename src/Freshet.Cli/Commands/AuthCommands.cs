@@ -81,7 +81,9 @@ internal static class AuthCommands
                 ExpiresAt = expiresAt,
                 Grants = [.. texts.Select(g => Grant.Parse(g).ToString())],
             };
-            await Hosting.OpenKeyStore(ctx.RepoDirectory, config).UpdateAsync(ApiKeyChanges.Add(record, now), ct);
+            var keys = Hosting.OpenKeyStore(ctx.RepoDirectory, config);
+            await using var owned = keys as IAsyncDisposable;
+            await keys.UpdateAsync(ApiKeyChanges.Add(record, now), ct);
             // Audit: record the creation here (record.Name, record.Id, record.Grants, record.CreatedBy).
             if (r.GetValue(json))
             {
@@ -117,7 +119,9 @@ internal static class AuthCommands
 
             var now = DateTimeOffset.UtcNow;
             var keyName = r.GetValue(name)!;
-            var set = await Hosting.OpenKeyStore(ctx.RepoDirectory, config).UpdateAsync(ApiKeyChanges.Revoke(keyName, CliContext.AppliedBy, now), ct);
+            var keys = Hosting.OpenKeyStore(ctx.RepoDirectory, config);
+            await using var owned = keys as IAsyncDisposable;
+            var set = await keys.UpdateAsync(ApiKeyChanges.Revoke(keyName, CliContext.AppliedBy, now), ct);
             var revoked = set.Keys.Last(k => (k.Name == keyName || k.Id == keyName) && k.RevokedAt == now);
             // Audit: record the revocation here (revoked.Name, revoked.Id, revoked.RevokedBy).
             if (r.GetValue(json))
@@ -149,8 +153,9 @@ internal static class AuthCommands
             }
 
             var now = DateTimeOffset.UtcNow;
-            var keys = (await Hosting.OpenKeyStore(ctx.RepoDirectory, config).LoadAsync(ct)).Keys
-                .Where(k => r.GetValue(all) || k.IsActive(now)).ToList();
+            var store = Hosting.OpenKeyStore(ctx.RepoDirectory, config);
+            await using var owned = store as IAsyncDisposable;
+            var keys = (await store.LoadAsync(ct)).Keys.Where(k => r.GetValue(all) || k.IsActive(now)).ToList();
             if (r.GetValue(json))
             {
                 ctx.WriteJson(new JsonObject { ["keys"] = new JsonArray([.. keys.Select(k => (JsonNode)Describe(k, now))]) });

@@ -37,12 +37,14 @@ internal static class ServeCommands
             }
 
             await using var store = await Hosting.OpenFeatureStoreAsync(ctx.RepoDirectory, config, registry, ct);
+            var keyStore = config.Auth.Enabled ? Hosting.OpenKeyStore(ctx.RepoDirectory, config) : null;
+            await using var ownedKeys = keyStore as IAsyncDisposable;
             var options = new FreshetServerOptions
             {
                 Host = bind,
                 Port = r.GetValue(port) ?? config.Server.Port,
                 GrpcPort = r.GetValue(grpcPort) ?? config.Server.GrpcPort,
-                Auth = config.Auth.Enabled ? new Freshet.Server.Governance.ApiKeyAuthOptions(Hosting.OpenKeyStore(ctx.RepoDirectory, config)) : null,
+                Auth = keyStore is null ? null : new Freshet.Server.Governance.ApiKeyAuthOptions(keyStore),
             };
             if (!config.Auth.Enabled)
             {

@@ -50,6 +50,22 @@ public sealed record ApiKeySet
 
     /// <summary>No key at all.</summary>
     public static ApiKeySet Empty { get; } = new();
+
+    /// <summary>The stored JSON form (the file store's content; a back end's column).</summary>
+    public string ToJson() => System.Text.Json.JsonSerializer.Serialize(this, ApiKeyJsonContext.Default.ApiKeySet);
+
+    /// <summary>Reads the stored JSON form; <paramref name="where"/> names the store in the error.</summary>
+    public static ApiKeySet FromJson(string json, string where)
+    {
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize(json, ApiKeyJsonContext.Default.ApiKeySet) ?? throw new ApiKeyStoreException($"the keys in {where} are empty");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new ApiKeyStoreException($"the keys in {where} cannot be read: {e.Message}");
+        }
+    }
 }
 
 /// <summary>A key store change that cannot be made: a duplicate name, an unknown key.</summary>
