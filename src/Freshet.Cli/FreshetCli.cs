@@ -46,6 +46,7 @@ public static class FreshetCli
         root.Subcommands.Add(IngestCommand.Create(Context));
         root.Subcommands.Add(DeadLetterCommands.Create(Context, json));
         root.Subcommands.Add(AuditCommands.Create(Context, json));
+        root.Subcommands.Add(AuthCommands.Create(Context, json));
 
         try
         {
@@ -86,6 +87,11 @@ public static class FreshetCli
         catch (Freshet.Governance.AuditLogCorruptException e)
         {
             // The audit log was damaged or tampered with: refuse to append over the evidence.
+            await error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.Error;
+        }
+        catch (Freshet.Security.ApiKeyStoreException e)
+        {
             await error.WriteLineAsync($"error: {e.Message}");
             return ExitCodes.Error;
         }

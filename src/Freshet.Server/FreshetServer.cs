@@ -35,6 +35,8 @@ public sealed record FreshetServerOptions
 
     /// <summary>The share of successful online reads recorded in <see cref="AuditLog"/>, from 0 to 1.</summary>
     public double AuditReadSampleRate { get; init; }
+    /// <summary>API keys and permissions (docs/security.md); null (the default for an embedded server) admits every request.</summary>
+    public Governance.ApiKeyAuthOptions? Auth { get; init; }
 }
 
 /// <summary>A started server and the ports it listens on.</summary>
@@ -72,6 +74,11 @@ public static class FreshetServer
         ServerTelemetry.Add(builder, store);
         Readiness.Add(builder.Services, store);
         Governance.AuditTrail.AddServices(builder.Services, options);
+        if (options.Auth is { } auth)
+        {
+            Governance.ApiKeyAuthentication.Register(builder.Services, auth);
+        }
+
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, options.MaxRequestBodyBytes));
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -95,6 +102,11 @@ public static class FreshetServer
         ServerTelemetry.Map(app, store);
         Readiness.Map(app);
         Governance.AuditTrail.Use(app, options);
+        if (options.Auth is { } keys)
+        {
+            Governance.ApiKeyAuthentication.Use(app, keys);
+        }
+
         FeastHttpEndpoints.Map(app, store, options);
         OnlineStoreStatsEndpoint.Map(app, store, options);
         app.MapGrpcService<ServingServiceImpl>();

@@ -13,10 +13,12 @@ namespace Freshet.Cli.Tests;
 public sealed partial class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
+    private readonly StringBuilder _errors;
 
-    private ServerProcess(Process process, int httpPort, int grpcPort)
+    private ServerProcess(Process process, StringBuilder errors, int httpPort, int grpcPort)
     {
         _process = process;
+        _errors = errors;
         HttpPort = httpPort;
         GrpcPort = grpcPort;
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
@@ -29,6 +31,18 @@ public sealed partial class ServerProcess : IAsyncDisposable
     public HttpClient Http { get; }
 
     public int Pid => _process.Id;
+
+    /// <summary>What the server wrote to stderr so far.</summary>
+    public string Errors
+    {
+        get
+        {
+            lock (_errors)
+            {
+                return _errors.ToString();
+            }
+        }
+    }
 
     /// <summary>Starts the server and waits (up to 60 s) until it prints the ports it listens on.</summary>
     public static async Task<ServerProcess> StartAsync(string repoDirectory, bool grpc = false, string[]? extraArgs = null)
@@ -67,7 +81,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
             if (match.Success)
             {
                 var grpcPort = match.Groups["grpc"].Success ? int.Parse(match.Groups["grpc"].Value, System.Globalization.CultureInfo.InvariantCulture) : -1;
-                return new ServerProcess(process, int.Parse(match.Groups["http"].Value, System.Globalization.CultureInfo.InvariantCulture), grpcPort);
+                return new ServerProcess(process, errors, int.Parse(match.Groups["http"].Value, System.Globalization.CultureInfo.InvariantCulture), grpcPort);
             }
         }
     }

@@ -38,6 +38,8 @@ internal static class ServeCommands
 
             await using var store = await Hosting.OpenFeatureStoreAsync(ctx.RepoDirectory, config, registry, ct);
             await using var audit = Hosting.OpenAuditLog(ctx.RepoDirectory, config);
+            var keyStore = config.Auth.Enabled ? Hosting.OpenKeyStore(ctx.RepoDirectory, config) : null;
+            await using var ownedKeys = keyStore as IAsyncDisposable;
             var options = new FreshetServerOptions
             {
                 AuditLog = audit,
@@ -45,8 +47,19 @@ internal static class ServeCommands
                 Host = bind,
                 Port = r.GetValue(port) ?? config.Server.Port,
                 GrpcPort = r.GetValue(grpcPort) ?? config.Server.GrpcPort,
+                Auth = keyStore is null ? null : new Freshet.Server.Governance.ApiKeyAuthOptions(keyStore),
             };
+            if (!config.Auth.Enabled)
+            {
+                ctx.Err.WriteLine(Freshet.Server.Governance.ApiKeyAuthOptions.OffWarning);
+            }
+
             await using var server = await FreshetServer.StartAsync(store, options, ct);
+            if (!config.Auth.Enabled)
+            {
+                Microsoft.Extensions.Logging.LoggerExtensions.LogWarning(server.App.Logger, "{Warning}", Freshet.Server.Governance.ApiKeyAuthOptions.OffWarning);
+            }
+
             ctx.Out.WriteLine($"Serving project '{config.Project}' (registry version {store.Registry.Version}) on http://{options.Host}:{server.HttpPort}" +
                 (server.GrpcPort >= 0 ? $" and gRPC {options.Host}:{server.GrpcPort}" : "") + ". Ctrl+C stops.");
             // Stream processors share the store with the server (an embedded store has one owner: this process).

@@ -58,6 +58,10 @@ public static class DefinitionWriter
         Put(server, "port", config.Server.Port.ToString(CultureInfo.InvariantCulture));
         Put(server, "grpc_port", config.Server.GrpcPort.ToString(CultureInfo.InvariantCulture));
         m.Add("server", server);
+        if (!config.Auth.Enabled)
+        {
+            m.Add("auth", new YamlMappingNode { { "enabled", "false" } });
+        }
         if (config.IdempotencyWindow != RepoConfig.DefaultIdempotencyWindow)
         {
             Put(m, "idempotency_window", Durations.Format(config.IdempotencyWindow));

@@ -254,6 +254,7 @@ internal static partial class ConfigReader
             Server = Server(m, defaults.Server),
             Observability = Observability(m, defaults.Observability),
             Audit = Audit(m, defaults.Audit),
+            Auth = Auth(m, defaults.Auth),
             IdempotencyWindow = IdempotencyWindow(m) ?? defaults.IdempotencyWindow,
         };
         m.ReportUnknownKeys();

@@ -26,8 +26,12 @@ public sealed record RepoConfig(string Project)
 
     /// <summary>Metrics and tracing (docs/observability.md).</summary>
     public ObservabilityConfig Observability { get; init; } = new();
+
     /// <summary>The audit trail (docs/audit.md).</summary>
     public AuditConfig Audit { get; init; } = new();
+
+    /// <summary>API keys on the server (docs/security.md); on by default.</summary>
+    public AuthConfig Auth { get; init; } = new();
 
     /// <summary>
     /// How long a pushed row's idempotency key dedupes (<c>idempotency_window</c>, default 24h): a key seen less

@@ -65,6 +65,8 @@ internal static class AuditTrail
 
     private sealed class HttpAudit(HttpContext ctx, AuditRecorder recorder)
     {
+        private static readonly RequestAccess Unauthenticated = new("authenticate", []);
+
         private bool _done;
 
         public Task RecordAsync(int? status)
@@ -75,8 +77,10 @@ internal static class AuditTrail
             }
 
             _done = true;
-            var access = RequestGate.Of(ctx);
             var code = status ?? ctx.Response.StatusCode;
+
+            // A request refused for its key never reaches its endpoint, so it stated nothing: record the attempt.
+            var access = RequestGate.Of(ctx) ?? (code == StatusCodes.Status401Unauthorized ? Unauthenticated : null);
             return access is null || !recorder.ShouldRecord(access.Action, code is 401 or 403)
                 ? Task.CompletedTask
                 : recorder.AppendAsync(ctx, access, code.ToString(CultureInfo.InvariantCulture), ctx.Request.Path.Value ?? "").AsTask();

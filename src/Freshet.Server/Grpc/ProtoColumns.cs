@@ -97,10 +97,11 @@ internal static class ProtoColumns
         : throw new RequestException($"{field}.{column}[{row}]", "bad_timestamp",
             $"unix_timestamp_val {seconds} in column '{column}', row {row}, is not a time in years 1 to 9999 (whole seconds since 1970)");
 
-    /// <summary>The gRPC status of a request error: unknown names NOT_FOUND, size limits RESOURCE_EXHAUSTED, the rest INVALID_ARGUMENT.</summary>
+    /// <summary>The gRPC status of a request error: 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, unknown names NOT_FOUND, size limits RESOURCE_EXHAUSTED, the rest INVALID_ARGUMENT.</summary>
     public static RpcException ToRpcException(RequestException e, string field)
     {
-        var code = e.Status == 413 ? StatusCode.ResourceExhausted : e.Code.StartsWith("unknown", StringComparison.Ordinal) ? StatusCode.NotFound : StatusCode.InvalidArgument;
+        var code = e.Status == 401 ? StatusCode.Unauthenticated : e.Status == 403 ? StatusCode.PermissionDenied
+            : e.Status == 413 ? StatusCode.ResourceExhausted : e.Code.StartsWith("unknown", StringComparison.Ordinal) ? StatusCode.NotFound : StatusCode.InvalidArgument;
         var trailers = new Metadata { { "freshet-error-code", e.Code }, { "freshet-error-field", field } };
         return new RpcException(new Status(code, $"{field}: {e.Message}"), trailers);
     }

@@ -47,6 +47,11 @@ internal sealed class PushServiceImpl(FeatureStore store) : PushService.PushServ
                 {
                     ack = await ApplyAsync(request, index, context);
                 }
+                catch (RequestException e) when (e.Status is 401 or 403)
+                {
+                    // A key without the permission ends the stream: a client must not take later acks as granted.
+                    throw ProtoColumns.ToRpcException(e, e.Field);
+                }
                 catch (RequestException e)
                 {
                     ack = Refused(request, index, e);
