@@ -88,7 +88,7 @@ internal static class AuthCommands
             {
                 ["key_id"] = record.Id,
                 ["grants"] = string.Join(" ", record.Grants),
-                ["expires_at"] = record.ExpiresAt is { } expires ? CliContext.Time(expires) : "never",
+                ["expires_at"] = record.ExpiresAt is { } until ? CliContext.Time(until) : "never",
             }, ct);
             if (r.GetValue(json))
             {
