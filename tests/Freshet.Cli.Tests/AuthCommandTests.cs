@@ -54,6 +54,18 @@ public sealed partial class AuthCommandTests : IDisposable
 
         // The name is free again once its key is revoked.
         Assert.NotEmpty(await CreateKeyAsync("--name", "model", "--grant", "read_online:*"));
+
+        // Every key change is in the audit trail, by whom and which key, never the key itself.
+        var tail = await _repo.Freshet("audit", "tail", "-n", "10", "--json");
+        Assert.True(tail.ExitCode == 0, tail.ToString());
+        var changes = tail.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!)
+            .Where(r => ((string)r["action"]!).EndsWith("_key", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["create_key", "revoke_key", "create_key"], changes.Select(r => (string)r["action"]!));
+        Assert.All(changes, r => Assert.Equal("""[{"kind":"api_key","name":"model"}]""", r["objects"]!.ToJsonString()));
+        Assert.Equal(key[4..16], (string)changes[0]["details"]!["key_id"]!);
+        Assert.Equal("read_online:driver_* describe:*[team=ops]", (string)changes[0]["details"]!["grants"]!);
+        Assert.DoesNotContain(key[17..], tail.Out, StringComparison.Ordinal);
+        Assert.Equal(0, (await _repo.Freshet("audit", "verify")).ExitCode);
     }
 
     [Theory]
