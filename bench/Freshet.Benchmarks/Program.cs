@@ -3,6 +3,7 @@ using BenchmarkDotNet.Running;
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- --filter '*' --job short --iterationCount 15 (docs/benchmarks.md)
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- latency [iterations] [memory|rocksdb]
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- --filter '*PushTransport*' --job short (gRPC vs HTTP push)
+// dotnet run -c Release --project bench/Freshet.Benchmarks -- --filter '*QualityRule*' --job short (push with and without data-quality rules)
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- historical [entityRows] [sourceRows] [--memory-limit X] [--threads N] [--reps N] (training data vs a hand-written ASOF JOIN)
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- stream-latency kafka|nats [samples] [max-pause-ms] [kafka fetch.wait.max.ms]
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- serve-latency [iterations] --store rocksdb|redis (serving p50/p99/p99.9: raw read, FeatureStore, HTTP; Redis write ratio)

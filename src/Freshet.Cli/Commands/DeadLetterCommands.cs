@@ -14,7 +14,7 @@ internal static class DeadLetterCommands
 {
     public static Command Create(Func<ParseResult, CliContext> context, Option<bool> json)
     {
-        var command = new Command("deadletter", "Events refused by ingestion (too late, too far in the future, malformed), with their reasons");
+        var command = new Command("deadletter", "Events refused by ingestion (too late, too far in the future, malformed, breaking a data-quality rule), with their reasons");
         command.Subcommands.Add(List(context, json));
         command.Subcommands.Add(Replay(context, json));
         return command;
@@ -171,6 +171,12 @@ internal static class DeadLetterCommands
     private static async Task<string?> ReplayOneAsync(FeatureStore store, DeadLetter letter, CancellationToken ct)
     {
         var registry = store.Registry;
+        if (letter.View is { } name && registry.Index.View(name) is { View: Model.FeatureView plain })
+        {
+            // A plain view's letter (a data-quality rule refused the row): written to that view alone.
+            return await PlainViewReplay.ApplyAsync(store, plain, letter.Payload, ct);
+        }
+
         if (registry.Index.Source(letter.Source) is not { } source)
         {
             return $"source '{letter.Source}' is no longer in the registry";

@@ -89,6 +89,7 @@ internal static class MaterializeCommands
                     ["rows"] = x.Rows,
                     ["applied"] = x.Applied,
                     ["seconds"] = Math.Round(x.Elapsed.TotalSeconds, 3),
+                    ["rule_violations"] = RuleViolationOutput.Json(x.Violations),
                 })]),
             });
             return ExitCodes.Ok;
@@ -108,6 +109,7 @@ internal static class MaterializeCommands
         }
 
         table.WriteTo(ctx.Out);
+        RuleViolationOutput.Write(ctx.Out, results);
         var rows = results.Sum(x => x.Rows);
         ctx.Out.WriteLine($"Materialized {rows} row{(rows == 1 ? "" : "s")} into {results.Count} view{(results.Count == 1 ? "" : "s")}; registry version {store.Registry.Version}.");
         return ExitCodes.Ok;

@@ -67,7 +67,8 @@ public sealed partial class AggregationEngine(IOnlineStore store, TimeProvider c
     /// Converts column-major rows (a push, a decoded stream batch, a batch file) into events. Rows that cannot
     /// be used (a missing or null join key or event time, a value of the wrong type) are a
     /// <see cref="RequestException"/> when <paramref name="rejectBadRows"/> is false (a push is refused whole),
-    /// else rejections with codes <c>missing_field</c>, <c>wrong_type</c>.
+    /// else rejections with codes <c>missing_field</c>, <c>wrong_type</c>. Rows that break a data-quality rule of the
+    /// source's schema are always rejections (<c>rule_violation</c>).
     /// </summary>
     public static (List<AggregationEvent> Events, List<EventRejection> Rejected) ToEvents(CompiledAggregationView view, ColumnTable rows, bool rejectBadRows, string field = "df")
     {
@@ -120,6 +121,23 @@ public sealed partial class AggregationEngine(IOnlineStore store, TimeProvider c
                 {
                     (code, reason, at) = ("wrong_type", $"column '{view.Columns[c].Name}' row {r}: {error}", $"{field}.{view.Columns[c].Name}[{r}]");
                 }
+            }
+
+            // A value that breaks a data-quality rule is a rejection whatever rejectBadRows says: the row is not
+            // applied, the others are (docs/quality.md#rules).
+            for (var i = 0; i < view.Checks.Length && code is null; i++)
+            {
+                var (c, check) = view.Checks[i];
+                if (check.Check(values[c]) is { } violation)
+                {
+                    rejected.Add(new EventRejection(r, Quality.FieldCheck.ViolationCode, violation));
+                    code = Quality.FieldCheck.ViolationCode;
+                }
+            }
+
+            if (code == Quality.FieldCheck.ViolationCode)
+            {
+                continue;
             }
 
             if (code is not null)

@@ -36,6 +36,9 @@ public sealed class CompiledAggregationView
     /// <summary>The event-time column.</summary>
     public string TimestampField { get; }
 
+    /// <summary>The data-quality checks of the source's fields, by index into <see cref="Columns"/>; empty when none.</summary>
+    public (int Column, Quality.FieldCheck Check)[] Checks { get; private init; } = [];
+
     /// <summary>One per distinct hop.</summary>
     public Resolution[] Resolutions { get; }
 
@@ -88,7 +91,7 @@ public sealed class CompiledAggregationView
             return new AggregationSlot(s.Aggregation, resolution.Index, Array.IndexOf(resolution.States, s.State), Micros.Of(s.Aggregation.Window),
                 AggregateFunctions.OutputType(s.Aggregation, s.State.InputType));
         }).ToArray();
-        return new CompiledAggregationView(view, keys, columns, timestampField, resolutions, compiledSlots);
+        return new CompiledAggregationView(view, keys, columns, timestampField, resolutions, compiledSlots) { Checks = Quality.ViewChecks.For(view, index) };
     }
 
     private static CompiledExpression? CompileFilter(Model.Aggregation a, DataSource? source, Field[] columns)

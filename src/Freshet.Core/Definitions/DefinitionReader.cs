@@ -8,7 +8,7 @@ namespace Freshet.Definitions;
 /// unknown type, a missing key) are reported here, at their position; problems between objects are
 /// the validator's.
 /// </summary>
-internal sealed class DefinitionReader(ReadContext ctx)
+internal sealed partial class DefinitionReader(ReadContext ctx)
 {
     private static readonly string[] Sections =
         ["entities", "sources", "feature_views", "aggregation_views", "on_demand_views", "feature_services"];
@@ -210,10 +210,11 @@ internal sealed class DefinitionReader(ReadContext ctx)
             var type = f.Type("type", required: true);
             var description = f.String("description");
             var tags = f.Tags();
+            var rules = ReadRules(f, type);
             f.ReportUnknownKeys();
             if (name is not null)
             {
-                fields.Add(new Field(name, type ?? default) { Description = description, Tags = tags });
+                fields.Add(new Field(name, type ?? default) { Description = description, Tags = tags, Rules = rules });
             }
         }
 

@@ -8,7 +8,7 @@ namespace Freshet.Definitions;
 /// Writes definitions as YAML in the form <see cref="RepoLoader"/> reads, so that a repo built in C#
 /// (or read from the registry) can be saved as a feature repo and loaded back unchanged.
 /// </summary>
-public static class DefinitionWriter
+public static partial class DefinitionWriter
 {
     /// <summary>One definition file holding every object of <paramref name="repo"/>.</summary>
     public static string Write(FeatureRepoDefinition repo)
@@ -159,6 +159,11 @@ public static class DefinitionWriter
         if (f.Tags.Count > 0)
         {
             m.Add("tags", Tags(f.Tags));
+        }
+
+        if (f.Rules is { } rules)
+        {
+            Rules(m, rules);
         }
 
         return (YamlNode)m;

@@ -165,6 +165,8 @@ public static partial class RepoValidator
                 {
                     bag.Report($"{path}[{j}]", $"{what}: field '{f.Name}' is listed twice");
                 }
+
+                CheckRules(f, $"{path}[{j}]", what);
             }
         }
 
@@ -199,6 +201,9 @@ public static partial class RepoValidator
                     break;
                 case RequestSource r when r.Schema.Count == 0:
                     bag.Report(path, $"{what}: a request source needs a schema of the values a request passes");
+                    break;
+                case RequestSource r:
+                    CheckNoRules(r, path, what);
                     break;
                 case PushSource p:
                     CheckBatchSource(s, p.BatchSource, path, what);

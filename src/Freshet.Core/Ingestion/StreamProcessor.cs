@@ -162,7 +162,14 @@ public sealed class StreamProcessor(FeatureStore store, string sourceName, IDead
         var writes = new List<OnlineWrite>();
         foreach (var view in plainViews)
         {
-            writes.AddRange(new ViewRowEncoder(view, registry.Index.JoinKeys(view.Entities), source).Encode(table, SourceName));
+            // Rows that break a data-quality rule are not written to the view; they are dead letters of the batch.
+            var violations = new List<EventRejection>();
+            writes.AddRange(new ViewRowEncoder(view, registry.Index.JoinKeys(view.Entities), source, registry.Checks(view)).Encode(table, SourceName, violations: violations));
+            foreach (var r in violations)
+            {
+                var (e, _, _) = decoded[r.Row];
+                letters.Add(new RejectedEvent(SourceName, r.Code, r.Reason, e.Value, view.Name, e.Partition, e.Offset));
+            }
         }
 
         if (writes.Count > 0)

@@ -8,6 +8,9 @@ public sealed record Field(string Name, FeatureType Type)
 
     /// <summary>Labels for search and permissions.</summary>
     public IReadOnlyDictionary<string, string> Tags { get; init; } = Metadata.NoTags;
+
+    /// <summary>Data-quality rules checked on ingestion (docs/quality.md#rules); null when the field has none.</summary>
+    public FieldRules? Rules { get; init; }
 }
 
 /// <summary>Helpers shared by the definition records.</summary>

@@ -113,6 +113,9 @@ public static partial class RegistryPlanner
             }
         }
 
+        // A changed rule changes what is accepted from now on, not what is stored: an update, never breaking.
+        CompareRules(a, b, noun, diff);
+
         if (diff.Details.Count == detailsBefore)
         {
             diff.Details.Add($"{noun} descriptions or tags change");

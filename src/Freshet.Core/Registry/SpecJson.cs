@@ -120,6 +120,7 @@ public sealed class DurationJsonConverter : JsonConverter<TimeSpan>
 [JsonSerializable(typeof(AggregationView))]
 [JsonSerializable(typeof(OnDemandView))]
 [JsonSerializable(typeof(FeatureService))]
+[JsonSerializable(typeof(FieldRules))]
 [JsonSerializable(typeof(RepoConfig))]
 [JsonSerializable(typeof(RegistryState))]
 [JsonSerializable(typeof(JsonNode))]

@@ -1,4 +1,5 @@
 using Freshet.Model;
+using Freshet.Quality;
 using Freshet.Registry;
 
 namespace Freshet.Serving;
@@ -10,7 +11,11 @@ namespace Freshet.Serving;
 public sealed record MaterializeProgress(string View, long Rows, long? Total, TimeSpan Elapsed);
 
 /// <summary>What a materialization did for one view.</summary>
-public sealed record MaterializeViewResult(string View, DateTimeOffset Start, DateTimeOffset End, long Rows, int Applied, TimeSpan Elapsed);
+public sealed record MaterializeViewResult(string View, DateTimeOffset Start, DateTimeOffset End, long Rows, int Applied, TimeSpan Elapsed)
+{
+    /// <summary>Rows skipped because they break a data-quality rule, per rule (docs/quality.md#rules); empty when none did.</summary>
+    public IReadOnlyList<RuleViolationCount> Violations { get; init; } = [];
+}
 
 public sealed partial class FeatureStore
 {
@@ -35,14 +40,18 @@ public sealed partial class FeatureStore
             var clock = System.Diagnostics.Stopwatch.StartNew();
             // Rows come from the batch (file) source, so its timestamp column names apply, not the push source's.
             var joinKeys = registry.Index.JoinKeys(view.Entities);
-            var encoder = new ViewRowEncoder(view, joinKeys, source);
+            var encoder = new ViewRowEncoder(view, joinKeys, source, registry.Checks(view));
+            var violations = encoder.HasChecks ? new RuleViolationTally() : null;
+            var rejected = violations is null ? null : new List<Aggregates.EventRejection>();
             var total = progress is null ? null : await reader.CountLatestAsync(view, joinKeys, source, RepoDirectory, start, end, cancellationToken);
             long rows = 0;
             var applied = 0;
             progress?.Report(new MaterializeProgress(view.Name, 0, total, clock.Elapsed));
             await foreach (var batch in reader.ReadLatestAsync(view, joinKeys, source, RepoDirectory, start, end, Options.MaterializeBatchSize, cancellationToken))
             {
-                var writes = encoder.Encode(batch, view.Name);
+                rejected?.Clear();
+                var writes = encoder.Encode(batch, view.Name, violations: rejected);
+                violations?.Add(batch, rejected!);
                 if (writes.Count > 0)
                 {
                     applied += await Online.WriteAsync(writes, cancellationToken);
@@ -52,7 +61,7 @@ public sealed partial class FeatureStore
                 progress?.Report(new MaterializeProgress(view.Name, rows, total, clock.Elapsed));
             }
 
-            results.Add(new MaterializeViewResult(view.Name, start, end, rows, applied, clock.Elapsed));
+            results.Add(new MaterializeViewResult(view.Name, start, end, rows, applied, clock.Elapsed) { Violations = violations?.Counts() ?? [] });
         }
 
         await RecordAsync(results, cancellationToken);

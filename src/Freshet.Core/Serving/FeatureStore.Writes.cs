@@ -27,7 +27,14 @@ public interface IOfflineSink
 public sealed partial class FeatureStore
 {
     /// <summary>Writes rows straight to one plain view (Feast's write-to-online-store); returns the rows that replaced stored ones.</summary>
-    public async ValueTask<int> WriteToOnlineStoreAsync(string view, ColumnTable rows, CancellationToken cancellationToken = default)
+    public async ValueTask<int> WriteToOnlineStoreAsync(string view, ColumnTable rows, CancellationToken cancellationToken = default) =>
+        (await WriteToOnlineStoreCheckedAsync(view, rows, cancellationToken)).OnlineRowsApplied;
+
+    /// <summary>
+    /// Writes rows straight to one plain view (Feast's write-to-online-store). Rows that break a data-quality rule
+    /// are not written; they go to the dead-letter store (source: the view's source) and are listed in the result.
+    /// </summary>
+    public async ValueTask<WriteToOnlineStoreResult> WriteToOnlineStoreCheckedAsync(string view, ColumnTable rows, CancellationToken cancellationToken = default)
     {
         CheckWriteSize(rows);
         var registry = Registry;
@@ -41,8 +48,29 @@ public sealed partial class FeatureStore
             throw new RequestException("feature_view_name", "not_writable", $"'{view}' is {ObjectKinds.Words(found.Kind)}; only plain feature views take rows");
         }
 
-        var writes = Encoder(registry, fv).Encode(rows);
-        return writes.Count == 0 ? 0 : await Online.WriteAsync(writes, cancellationToken);
+        var violations = new List<EventRejection>();
+        var writes = Encoder(registry, fv).Encode(rows, violations: violations);
+        var applied = writes.Count == 0 ? 0 : await Online.WriteAsync(writes, cancellationToken);
+        await RecordLettersAsync([.. RejectedEvents(fv.Source, fv.Name, rows, violations)], cancellationToken);
+        return new WriteToOnlineStoreResult(rows.RowCount, applied) { Rejections = [.. violations.Select(v => new PushRejection(fv.Name, v.Row, v.Code, v.Reason))] };
+    }
+
+    /// <summary>Stores dead letters outside an aggregation batch (plain-view rule violations of a write).</summary>
+    private async ValueTask RecordLettersAsync(IReadOnlyList<RejectedEvent> letters, CancellationToken cancellationToken)
+    {
+        if (letters.Count == 0 || Options.DeadLetters is not { } sink)
+        {
+            return;
+        }
+
+        if (Online.IsShared)
+        {
+            await sink.RecordSharedAsync(Online, letters, cancellationToken);
+        }
+        else
+        {
+            await Online.PutAsync(sink.Prepare(letters), cancellationToken);
+        }
     }
 
     /// <summary>
@@ -110,17 +138,29 @@ public sealed partial class FeatureStore
 
         var views = registry.Index.Repo.FeatureViews.Where(v => v.Source == pushSource && v.Online).ToList();
         var writes = new List<OnlineWrite>();
+
+        // Rows that break a view's data-quality rule are not applied to that view; they are dead letters and row
+        // errors of the result, like events too late (docs/quality.md#rules).
+        var ruleRejections = new List<PushRejection>();
+        var ruleLetters = new List<RejectedEvent>();
         foreach (var view in views)
         {
-            writes.AddRange(Encoder(registry, view).Encode(rows));
+            var violations = new List<EventRejection>();
+            writes.AddRange(Encoder(registry, view).Encode(rows, violations: violations));
+            AddRuleViolations(pushSource, view.Name, rows, violations, ruleRejections, ruleLetters);
         }
 
         // Aggregation views fed by this source: a row that cannot be used is refused with the whole push (400),
         // as for plain views; events too late or too far in the future go to the dead-letter store.
         var aggregationViews = registry.Index.Repo.AggregationViews.Where(v => v.Source == pushSource && v.Online)
             .Select(v => registry.Aggregation(v))
-            .Select(c => (View: c.View, Compiled: c, Events: (IReadOnlyList<AggregationEvent>)AggregationEngine.ToEvents(c, rows, rejectBadRows: false).Events))
+            .Select(c => (View: c.View, Compiled: c, Converted: AggregationEngine.ToEvents(c, rows, rejectBadRows: false)))
+            .Select(c => (c.View, c.Compiled, Events: (IReadOnlyList<AggregationEvent>)c.Converted.Events, Violations: c.Converted.Rejected))
             .ToList();
+        foreach (var a in aggregationViews)
+        {
+            AddRuleViolations(pushSource, a.View.Name, rows, a.Violations, ruleRejections, ruleLetters);
+        }
 
         // Events before a view's backfill cut-over are in its tiles already (lambda, DESIGN §3): skipped, counted.
         var skipped = 0;
@@ -170,6 +210,8 @@ public sealed partial class FeatureStore
                     var puts = new List<OnlinePut>(keyPuts ?? []);
                     rejections.Clear();
                     letters.Clear();
+                    rejections.AddRange(ruleRejections);
+                    letters.AddRange(ruleLetters);
                     for (var v = 0; v < perView.Count; v++)
                     {
                         letters.AddRange(RejectedEvents(pushSource, aggregationViews[v].View.Name, rows, perView[v]));
@@ -238,6 +280,17 @@ public sealed partial class FeatureStore
         }
     }
 
+    private void AddRuleViolations(string source, string view, ColumnTable rows, IReadOnlyList<EventRejection> violations, List<PushRejection> rejections, List<RejectedEvent> letters)
+    {
+        if (violations.Count == 0)
+        {
+            return;
+        }
+
+        rejections.AddRange(violations.Select(r => new PushRejection(view, r.Row, r.Code, r.Reason)));
+        letters.AddRange(RejectedEvents(source, view, rows, violations));
+    }
+
     /// <summary>The rejected pushed rows as dead letters (each row's payload as a JSON object), when a dead-letter store is set.</summary>
     private IEnumerable<RejectedEvent> RejectedEvents(string source, string view, ColumnTable rows, IReadOnlyList<EventRejection> rejections)
     {
@@ -264,7 +317,7 @@ public sealed partial class FeatureStore
     }
 
     private static ViewRowEncoder Encoder(ServingRegistry registry, FeatureView view) =>
-        new(view, registry.Index.JoinKeys(view.Entities), registry.Index.Source(view.Source));
+        new(view, registry.Index.JoinKeys(view.Entities), registry.Index.Source(view.Source), registry.Checks(view));
 }
 
 /// <summary>What a push did.</summary>
@@ -279,12 +332,19 @@ public sealed record PushResult(int Rows, IReadOnlyList<string> Views, int Onlin
     /// <summary>Events an aggregation view skipped because they are before its backfill cut-over (counted once per view).</summary>
     public int EventsSkippedBeforeCutOver { get; init; }
 
-    /// <summary>Events not applied (too late, too far in the future), recorded in the dead-letter store.</summary>
+    /// <summary>Events not applied (too late, too far in the future, breaking a data-quality rule), recorded in the dead-letter store.</summary>
     public int EventsRejected { get; init; }
 
     /// <summary>The events not applied, per view: the row of the push, the code and the reason.</summary>
     public IReadOnlyList<PushRejection> Rejections { get; init; } = [];
 }
 
-/// <summary>A pushed row that an aggregation view did not apply (<c>too_late</c>, <c>too_far_in_future</c>).</summary>
+/// <summary>A pushed row that a view did not apply (<c>too_late</c>, <c>too_far_in_future</c>, <c>rule_violation</c>).</summary>
 public sealed record PushRejection(string View, int Row, string Code, string Reason);
+
+/// <summary>What a write-to-online-store did: the rows given, those that replaced stored ones, and those refused by a data-quality rule.</summary>
+public sealed record WriteToOnlineStoreResult(int Rows, int OnlineRowsApplied)
+{
+    /// <summary>The rows not written because they break a data-quality rule (also in the dead-letter store).</summary>
+    public IReadOnlyList<PushRejection> Rejections { get; init; } = [];
+}

@@ -15,6 +15,7 @@ public sealed class ServingRegistry
     private readonly ConcurrentDictionary<PlanKey, OnlinePlan> _plans = new();
     private readonly ConcurrentDictionary<(string View, string Feature, string Expression), (CompiledExpression, ExpressionScope)> _expressions = new();
     private readonly ConcurrentDictionary<string, CompiledAggregationView> _aggregations = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Quality.FieldCheck[]> _checks = new(StringComparer.Ordinal);
 
     /// <summary>Indexes a registry state.</summary>
     public ServingRegistry(RegistryState state, RepoConfig config)
@@ -66,6 +67,12 @@ public sealed class ServingRegistry
         ReferenceEquals(Index.View(view.Name)?.View, view)
             ? _aggregations.GetOrAdd(view.Name, _ => CompiledAggregationView.Compile(view, Index))
             : CompiledAggregationView.Compile(view, Index); // a pinned older definition: rare, not cached
+
+    /// <summary>The data-quality checks of a plain view, compiled once per registry version (docs/quality.md#rules).</summary>
+    public Quality.FieldCheck[] Checks(FeatureView view) =>
+        ReferenceEquals(Index.View(view.Name)?.View, view)
+            ? _checks.GetOrAdd(view.Name, _ => Quality.ViewChecks.For(view, Index))
+            : Quality.ViewChecks.For(view, Index);
 
     internal (CompiledExpression Expression, ExpressionScope Scope) OnDemand(OnDemandView view, OnDemandFeature feature) =>
         _expressions.GetOrAdd((view.Name, feature.Name, feature.Expression), _ =>

@@ -1,5 +1,7 @@
 using Freshet.Model;
+using Freshet.Aggregates;
 using Freshet.Online;
+using Freshet.Quality;
 using Freshet.Values;
 
 namespace Freshet.Serving;
@@ -17,24 +19,48 @@ public sealed class ViewRowEncoder
     private readonly string _timestampField;
     private readonly string? _createdField;
 
-    /// <summary>Prepares the encoder of a view.</summary>
-    public ViewRowEncoder(FeatureView view, IReadOnlyList<JoinKey> keys, DataSource? source)
+    // The view's data-quality checks, each on a join key (Key) or a feature, by index; empty when it has none.
+    private readonly (bool Key, int Index, FieldCheck Check)[] _checks;
+
+    /// <summary>Prepares the encoder of a view; <paramref name="checks"/> are its data-quality rules (<see cref="ViewChecks"/>).</summary>
+    public ViewRowEncoder(FeatureView view, IReadOnlyList<JoinKey> keys, DataSource? source, IReadOnlyList<FieldCheck>? checks = null)
     {
         _view = view;
         _keys = [.. keys];
         _hashes = [.. view.Schema.Select(f => RowCodec.NameHash(f.Name))];
         _timestampField = RepoIndex.TimestampField(view, source);
         _createdField = RepoIndex.CreatedTimestampField(view, source);
+        var mapped = new List<(bool, int, FieldCheck)>();
+        foreach (var check in checks ?? [])
+        {
+            var feature = view.Schema.ToList().FindIndex(f => f.Name == check.Field);
+            var key = Array.FindIndex(_keys, k => k.Name == check.Field);
+            if (feature >= 0)
+            {
+                mapped.Add((false, feature, check));
+            }
+            else if (key >= 0)
+            {
+                mapped.Add((true, key, check));
+            }
+        }
+
+        _checks = [.. mapped];
     }
 
     /// <summary>The view written.</summary>
     public string View => _view.Name;
 
+    /// <summary>Whether the view has data-quality rules to check.</summary>
+    public bool HasChecks => _checks.Length > 0;
+
     /// <summary>
     /// Encodes every row of <paramref name="table"/>; <paramref name="field"/> prefixes error fields (<c>df</c>).
-    /// Throws <see cref="RequestException"/> for the first bad row.
+    /// Throws <see cref="RequestException"/> for the first bad row. A row that breaks a data-quality rule is left
+    /// out and added to <paramref name="violations"/> (code <c>rule_violation</c>, the reason naming the field and
+    /// rule); without a list it is a <see cref="RequestException"/> too.
     /// </summary>
-    public List<OnlineWrite> Encode(ColumnTable table, string field = "df", long? defaultEventMicros = null)
+    public List<OnlineWrite> Encode(ColumnTable table, string field = "df", long? defaultEventMicros = null, List<EventRejection>? violations = null)
     {
         var keyColumns = _keys.Select(k => Required(table, k.Name, field, "join key")).ToArray();
         var featureColumns = _view.Schema.Select(f => Required(table, f.Name, field, "feature")).ToArray();
@@ -69,10 +95,34 @@ public sealed class ViewRowEncoder
 
             var eventMicros = timestamps is null ? defaultEventMicros!.Value : Time(timestamps[r], $"{field}.{_timestampField}[{r}]", r);
             var createdMicros = created is null || created[r].IsNull ? 0 : Time(created[r], $"{field}.{_createdField}[{r}]", r);
+            if (_checks.Length > 0 && Violation(keyValues, values) is { } violation)
+            {
+                if (violations is null)
+                {
+                    throw new RequestException($"{field}.{violation.Field}[{r}]", FieldCheck.ViolationCode, $"row {r}: {violation.Reason}");
+                }
+
+                violations.Add(new EventRejection(r, FieldCheck.ViolationCode, violation.Reason));
+                continue;
+            }
+
             writes.Add(new OnlineWrite(_view.Name, EntityKeyCodec.Encode(keyValues), RowCodec.Write(eventMicros, createdMicros, _hashes, values)));
         }
 
         return writes;
+    }
+
+    private (string Field, string Reason)? Violation(FeatureValue[] keyValues, FeatureValue[] values)
+    {
+        foreach (var (key, index, check) in _checks)
+        {
+            if (check.Check(key ? keyValues[index] : values[index]) is { } reason)
+            {
+                return (check.Field, reason);
+            }
+        }
+
+        return null;
     }
 
     private FeatureValue[] Required(ColumnTable table, string name, string field, string what) =>

@@ -43,6 +43,8 @@ internal static class FeastHttpEndpoints
                 {
                     w.WriteString("offline_file", result.OfflineFile);
                 }
+
+                QualityJson.WriteRowErrors(w, result.Rejections);
             });
         }));
 
@@ -73,11 +75,13 @@ internal static class FeastHttpEndpoints
         {
             var (view, rows) = FeastJsonReader.ReadWriteToOnlineStore(body.Span);
             RequestGate.Admit(ctx, AccessActions.WriteOnline, [AccessObjects.View(store.Registry, view)]);
-            var applied = await store.WriteToOnlineStoreAsync(view, rows, ctx.RequestAborted);
+            var result = await store.WriteToOnlineStoreCheckedAsync(view, rows, ctx.RequestAborted);
             await WriteJsonAsync(ctx, w =>
             {
                 w.WriteNumber("rows", rows.RowCount);
-                w.WriteNumber("online_rows_applied", applied);
+                w.WriteNumber("online_rows_applied", result.OnlineRowsApplied);
+                w.WriteNumber("rows_rejected", result.Rejections.Count);
+                QualityJson.WriteRowErrors(w, result.Rejections);
             });
         }));
 
@@ -117,6 +121,7 @@ internal static class FeastHttpEndpoints
             w.WriteString("end_ts", r.End);
             w.WriteNumber("rows", r.Rows);
             w.WriteNumber("online_rows_applied", r.Applied);
+            QualityJson.WriteViolations(w, r.Violations);
             w.WriteEndObject();
         }
 
