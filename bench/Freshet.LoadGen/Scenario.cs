@@ -1,0 +1,152 @@
+using System.Text;
+using Freshet.Definitions;
+using Freshet.Model;
+using Freshet.Online;
+using Freshet.Protos.Serving;
+using Freshet.Protos.Types;
+using Freshet.Redis;
+using Freshet.Registry;
+using Freshet.RocksDb;
+using Freshet.Serving;
+using Freshet.Values;
+using StackExchange.Redis;
+
+namespace Freshet.LoadGen;
+
+/// <summary>
+/// A feature repo, its data in an online store, and the one request the load repeats in its three forms: the
+/// Feast JSON body, the gRPC message and the Redis keys Freshet's Redis store reads for it.
+/// <list type="bullet">
+/// <item><c>a</c>: 1 entity x 10 features of one view.</item>
+/// <item><c>b</c>: 100 entities x 50 features over 5 views of 10 features.</item>
+/// </list>
+/// Each view holds <see cref="Entities"/> rows; the request names fixed entities spread over them.
+/// </summary>
+internal sealed class Scenario : IAsyncDisposable
+{
+    public const int Entities = 10_000;
+    private const int FeaturesPerView = 10;
+
+    private readonly string? _directory;
+
+    private Scenario(string name, FeatureStore store, IOnlineStore online, string? directory, byte[] httpBody, GetOnlineFeaturesRequest grpcRequest, RedisKey[] redisKeys)
+    {
+        Name = name;
+        Store = store;
+        Online = online;
+        _directory = directory;
+        HttpBody = httpBody;
+        GrpcRequest = grpcRequest;
+        RedisKeys = redisKeys;
+    }
+
+    public string Name { get; }
+
+    public FeatureStore Store { get; }
+
+    public IOnlineStore Online { get; }
+
+    public byte[] HttpBody { get; }
+
+    public GetOnlineFeaturesRequest GrpcRequest { get; }
+
+    /// <summary>The keys of the request in the Redis layout (meaningful with a Redis store).</summary>
+    public RedisKey[] RedisKeys { get; }
+
+    public static readonly IReadOnlyList<string> Names = ["a", "b"];
+
+    /// <summary>Builds scenario <paramref name="name"/> over a RocksDB store in a temp directory, or over Redis at <paramref name="redis"/>.</summary>
+    public static async Task<Scenario> CreateAsync(string name, string? redis)
+    {
+        var (views, requestEntities) = name switch
+        {
+            "a" => (1, 1),
+            "b" => (5, 100),
+            _ => throw new ArgumentException($"unknown scenario '{name}' (known: {string.Join(", ", Names)})", nameof(name)),
+        };
+
+        string? directory = null;
+        IOnlineStore online;
+        if (redis is not null)
+        {
+            online = RedisOnlineStore.Connect(redis);
+        }
+        else
+        {
+            directory = Directory.CreateTempSubdirectory("freshet-loadgen-").FullName;
+            online = RocksDbOnlineStore.Open(directory);
+        }
+
+        var builder = new RepoBuilder("loadgen").Add(new Entity("user", [new JoinKey("user_id", FeatureType.Of(ScalarKind.Int64))]));
+        builder.Add(new PushSource("events") { TimestampField = "ts" });
+        var schema = Enumerable.Range(0, FeaturesPerView)
+            .Select(f => new Field($"f{f}", f % 2 == 0 ? FeatureType.Of(ScalarKind.Float64) : FeatureType.Of(ScalarKind.Int64)))
+            .ToList();
+        for (var v = 0; v < views; v++)
+        {
+            builder.Add(new FeatureView($"view{v}", ["user"], "events", schema));
+        }
+
+        var repo = builder.Build().GetValueOrThrow();
+        var registry = new InMemoryRegistryStore();
+        var plan = RegistryPlanner.Plan(null, repo).GetValueOrThrow();
+        await registry.CommitAsync(RegistryPlanner.Apply(null, plan, "loadgen", DateTimeOffset.UtcNow), 0);
+        var store = await FeatureStore.OpenAsync(registry, online, repo.Config, ".");
+
+        var ts = FeatureValue.FromTimestamp(DateTimeOffset.UtcNow);
+        var columns = new Dictionary<string, FeatureValue[]>
+        {
+            ["user_id"] = [.. Enumerable.Range(0, Entities).Select(i => FeatureValue.FromInt64(i))],
+            ["ts"] = [.. Enumerable.Range(0, Entities).Select(_ => ts)],
+        };
+        for (var f = 0; f < FeaturesPerView; f++)
+        {
+            columns[$"f{f}"] = [.. Enumerable.Range(0, Entities).Select(i => f % 2 == 0 ? FeatureValue.FromFloat64(i * 0.5) : FeatureValue.FromInt64(i))];
+        }
+
+        for (var v = 0; v < views; v++)
+        {
+            await store.WriteToOnlineStoreAsync($"view{v}", new ColumnTable(columns));
+        }
+
+        // Fixed entities spread over the key space (the same request every time, so the bare endpoint's captured
+        // answer is the right answer).
+        var ids = Enumerable.Range(0, requestEntities).Select(e => (long)(e * (Entities / requestEntities) + 7) % Entities).ToArray();
+        var features = new List<string>();
+        for (var v = 0; v < views; v++)
+        {
+            for (var f = 0; f < FeaturesPerView; f++)
+            {
+                features.Add($"view{v}:f{f}");
+            }
+        }
+
+        var json = $$$"""{"features": [{{{string.Join(", ", features.Select(f => $"\"{f}\""))}}}], "entities": {"user_id": [{{{string.Join(", ", ids)}}}]}}""";
+        var grpc = new GetOnlineFeaturesRequest { Features = new FeatureList() };
+        grpc.Features.Val.AddRange(features);
+        var column = new RepeatedValue();
+        column.Val.AddRange(ids.Select(id => new Value { Int64Val = id }));
+        grpc.Entities["user_id"] = column;
+
+        var layout = new RedisKeys(RedisOnlineStoreOptions.DefaultKeyPrefix);
+        var keys = new List<RedisKey>();
+        for (var v = 0; v < views; v++)
+        {
+            foreach (var id in ids)
+            {
+                keys.Add(layout.Key($"view{v}", EntityKeyCodec.Encode([FeatureValue.FromInt64(id)])));
+            }
+        }
+
+        return new Scenario(name, store, online, directory, Encoding.UTF8.GetBytes(json), grpc, [.. keys]);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Store.DisposeAsync();
+        if (_directory is not null)
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+}
