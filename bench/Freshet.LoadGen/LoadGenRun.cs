@@ -33,6 +33,13 @@ internal static class LoadGenRun
             throw new InvalidOperationException($"Freshet answered {(int)captured.StatusCode} to the scenario's request: {System.Text.Encoding.UTF8.GetString(responseBytes)}");
         }
 
+        // A benchmark of empty answers would flatter the server: every value must be there.
+        var text = System.Text.Encoding.UTF8.GetString(responseBytes);
+        if (!text.Contains("\"PRESENT\"", StringComparison.Ordinal) || text.Contains("\"NOT_FOUND\"", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"Freshet's answer to the scenario's request lacks values: {text[..Math.Min(500, text.Length)]}");
+        }
+
         var responseType = captured.Content.Headers.ContentType?.ToString() ?? JsonType;
         await using var bare = await BareEndpoint.StartAsync(Path, responseBytes, responseType);
         using var bareClient = HttpLoadTarget.Client(bare.Port, options.Connections);
@@ -48,7 +55,7 @@ internal static class LoadGenRun
             new HttpLoadTarget(Names.BareHttp, bareClient, Path, scenario.HttpBody, JsonType),
             new GrpcLoadTarget(Names.FreshetGrpc, new ServingService.ServingServiceClient(channel), scenario.GrpcRequest),
         };
-        if (redisConnection is not null)
+        if (redisConnection is not null && scenario.RedisKeys.Length > 0)
         {
             all.Add(new RedisMgetTarget(Names.RedisMget, redisConnection.GetDatabase(), scenario.RedisKeys));
         }

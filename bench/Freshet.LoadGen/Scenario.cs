@@ -19,6 +19,10 @@ namespace Freshet.LoadGen;
 /// <list type="bullet">
 /// <item><c>a</c>: 1 entity x 10 features of one view.</item>
 /// <item><c>b</c>: 100 entities x 50 features over 5 views of 10 features.</item>
+/// <item><c>c</c>: the feature service <c>fraud</c> for 1 entity: an aggregation view over pushed events with 3
+/// windows (<c>count</c> 1h, <c>sum(amount)</c> 1d, <c>mean(amount)</c> 7d) and 2 on-demand features of a
+/// request field and those aggregates. Its rows are tiles, not one key per entity, so it has no raw Redis
+/// baseline (<see cref="RedisKeys"/> is empty).</item>
 /// </list>
 /// Each view holds <see cref="Entities"/> rows; the request names fixed entities spread over them.
 /// </summary>
@@ -53,7 +57,7 @@ internal sealed class Scenario : IAsyncDisposable
     /// <summary>The keys of the request in the Redis layout (meaningful with a Redis store).</summary>
     public RedisKey[] RedisKeys { get; }
 
-    public static readonly IReadOnlyList<string> Names = ["a", "b"];
+    public static readonly IReadOnlyList<string> Names = ["a", "b", "c"];
 
     /// <summary>Builds scenario <paramref name="name"/> over a RocksDB store in a temp directory, or over Redis at <paramref name="redis"/>.</summary>
     public static async Task<Scenario> CreateAsync(string name, string? redis)
@@ -62,6 +66,7 @@ internal sealed class Scenario : IAsyncDisposable
         {
             "a" => (1, 1),
             "b" => (5, 100),
+            "c" => (0, 1),
             _ => throw new ArgumentException($"unknown scenario '{name}' (known: {string.Join(", ", Names)})", nameof(name)),
         };
 
@@ -75,6 +80,11 @@ internal sealed class Scenario : IAsyncDisposable
         {
             directory = Directory.CreateTempSubdirectory("freshet-loadgen-").FullName;
             online = RocksDbOnlineStore.Open(directory);
+        }
+
+        if (name == "c")
+        {
+            return await CreateServiceScenarioAsync(online, directory);
         }
 
         var builder = new RepoBuilder("loadgen").Add(new Entity("user", [new JoinKey("user_id", FeatureType.Of(ScalarKind.Int64))]));
@@ -139,6 +149,58 @@ internal sealed class Scenario : IAsyncDisposable
         }
 
         return new Scenario(name, store, online, directory, Encoding.UTF8.GetBytes(json), grpc, [.. keys]);
+    }
+
+    private static async Task<Scenario> CreateServiceScenarioAsync(IOnlineStore online, string? directory)
+    {
+        var repo = new RepoBuilder("loadgen")
+            .Add(new Entity("user", [new JoinKey("user_id", FeatureType.Of(ScalarKind.Int64))]))
+            .Add(new PushSource("tx")
+            {
+                TimestampField = "ts",
+                Schema = [new("user_id", FeatureType.Of(ScalarKind.Int64)), new("amount", FeatureType.Of(ScalarKind.Float64)), new("ts", FeatureType.Of(ScalarKind.Timestamp))],
+            })
+            .Add(new AggregationView("txn_stats", ["user"], "tx",
+            [
+                new Model.Aggregation(AggregationFunction.Count, null, TimeSpan.FromHours(1)),
+                new Model.Aggregation(AggregationFunction.Sum, "amount", TimeSpan.FromDays(1)),
+                new Model.Aggregation(AggregationFunction.Mean, "amount", TimeSpan.FromDays(7)),
+            ]))
+            .Add(new RequestSource("req") { Schema = [new Field("amount", FeatureType.Of(ScalarKind.Float64))] })
+            .Add(new OnDemandView("amount_vs_avg", ["req", "txn_stats"],
+            [
+                new OnDemandFeature("ratio_to_mean_7d", FeatureType.Of(ScalarKind.Float64), "amount / coalesce(amount_mean_7d, 1)"),
+                new OnDemandFeature("share_of_sum_1d", FeatureType.Of(ScalarKind.Float64), "amount / (coalesce(amount_sum_1d, 0) + amount)"),
+            ]))
+            .Add(new FeatureService("fraud", ["txn_stats:count_1h", "txn_stats:amount_sum_1d", "txn_stats:amount_mean_7d", "amount_vs_avg:ratio_to_mean_7d", "amount_vs_avg:share_of_sum_1d"]))
+            .Build()
+            .GetValueOrThrow();
+        var registry = new InMemoryRegistryStore();
+        var plan = RegistryPlanner.Plan(null, repo).GetValueOrThrow();
+        await registry.CommitAsync(RegistryPlanner.Apply(null, plan, "loadgen", DateTimeOffset.UtcNow), 0);
+        var store = await FeatureStore.OpenAsync(registry, online, repo.Config, ".");
+
+        // 1,000 users x 5 events over the last 30 minutes, so every window has something.
+        const int Users = 1_000;
+        const int PerUser = 5;
+        var now = DateTimeOffset.UtcNow;
+        var ids = new FeatureValue[Users * PerUser];
+        var amounts = new FeatureValue[ids.Length];
+        var times = new FeatureValue[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = FeatureValue.FromInt64(i % Users);
+            amounts[i] = FeatureValue.FromFloat64(10 + (i % 97));
+            times[i] = FeatureValue.FromTimestamp(now.AddMinutes(-30 + (i / Users * 5)));
+        }
+
+        await store.PushAsync("tx", new ColumnTable(new Dictionary<string, FeatureValue[]> { ["user_id"] = ids, ["amount"] = amounts, ["ts"] = times }), PushTarget.Online);
+        const long Id = 7;
+        var json = $$$"""{"feature_service": "fraud", "entities": {"user_id": [{{{Id}}}], "amount": [42.5]}}""";
+        var grpc = new GetOnlineFeaturesRequest { FeatureService = "fraud" };
+        grpc.Entities["user_id"] = new RepeatedValue { Val = { new Value { Int64Val = Id } } };
+        grpc.RequestContext["amount"] = new RepeatedValue { Val = { new Value { DoubleVal = 42.5 } } };
+        return new Scenario("c", store, online, directory, Encoding.UTF8.GetBytes(json), grpc, []);
     }
 
     public async ValueTask DisposeAsync()
