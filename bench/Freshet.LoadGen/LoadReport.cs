@@ -89,6 +89,9 @@ internal static class LoadReport
 
     private static double? Round(double ms) => double.IsNaN(ms) ? null : Math.Round(ms, 3);
 
+    // Latencies are at least 1 us (the histogram's unit), so the logarithm is defined.
+    private static double Log(double ms) => Math.Log10(Math.Max(ms, 0.001));
+
     public static async Task<string> WriteJsonAsync(ScenarioReport report, string directory)
     {
         Directory.CreateDirectory(directory);
@@ -109,21 +112,26 @@ internal static class LoadReport
         {
             var runs = report.Runs.Where(r => r.Target == targets[t] && r.Latency.TotalCount > 0).OrderBy(r => r.OfferedRate).ToList();
             var xs = runs.Select(r => r.OfferedRate).ToArray();
-            var p99 = plot.Add.Scatter(xs, runs.Select(r => r.Ms(99)).ToArray());
+            var p99 = plot.Add.Scatter(xs, runs.Select(r => Log(r.Ms(99))).ToArray());
             p99.Color = palette.GetColor(t);
             p99.LineWidth = 2;
             p99.LegendText = $"{targets[t]} p99";
-            var p50 = plot.Add.Scatter(xs, runs.Select(r => r.Ms(50)).ToArray());
+            var p50 = plot.Add.Scatter(xs, runs.Select(r => Log(r.Ms(50))).ToArray());
             p50.Color = palette.GetColor(t);
             p50.LinePattern = LinePattern.Dashed;
             p50.LegendText = $"{targets[t]} p50";
         }
 
-        var top = report.Runs.Where(r => r.Latency.TotalCount > 0).Select(r => r.Ms(99)).DefaultIfEmpty(1).Max();
-        plot.Axes.SetLimitsY(0, top * 1.1);
+        // Log scale: sub-millisecond medians and multi-second stalls of a loaded machine on one chart.
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+        {
+            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+            IntegerTicksOnly = true,
+            LabelFormatter = y => Math.Pow(10, y).ToString("0.###", CultureInfo.InvariantCulture),
+        };
         plot.Title($"scenario {report.Scenario} ({report.Store}): latency vs offered load, {report.Connections} connections, load avg {report.LoadBefore}");
         plot.XLabel("offered load (requests/s, open loop)");
-        plot.YLabel("latency from scheduled time (ms)");
+        plot.YLabel("latency from scheduled time (ms, log scale)");
         plot.ShowLegend(Alignment.UpperLeft);
         plot.SavePng(path, 1000, 620);
         return path;

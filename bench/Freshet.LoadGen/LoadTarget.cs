@@ -66,9 +66,10 @@ internal sealed class GrpcLoadTarget(string name, ServingService.ServingServiceC
             var response = await call.ResponseAsync.ConfigureAwait(false);
             return response.Results.Count > 0 ? null : "empty_response";
         }
-        catch (RpcException e) when (e.StatusCode != StatusCode.Cancelled)
+        catch (RpcException e)
         {
-            return $"grpc_{e.StatusCode}";
+            // The runner's timeout cancels the call, which gRPC reports as status Cancelled.
+            return e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested ? "timeout" : $"grpc_{e.StatusCode}";
         }
     }
 }

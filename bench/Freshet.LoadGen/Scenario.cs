@@ -131,8 +131,10 @@ internal sealed class Scenario : IAsyncDisposable
             }
         }
 
-        var json = $$$"""{"features": [{{{string.Join(", ", features.Select(f => $"\"{f}\""))}}}], "entities": {"user_id": [{{{string.Join(", ", ids)}}}]}}""";
-        var grpc = new GetOnlineFeaturesRequest { Features = new FeatureList() };
+        // Several views name their features alike (f0...): full names (view__f0) tell them apart.
+        var fullNames = views > 1 ? "true" : "false";
+        var json = $$$"""{"features": [{{{string.Join(", ", features.Select(f => $"\"{f}\""))}}}], "entities": {"user_id": [{{{string.Join(", ", ids)}}}]}, "full_feature_names": {{{fullNames}}}}""";
+        var grpc = new GetOnlineFeaturesRequest { Features = new FeatureList(), FullFeatureNames = views > 1 };
         grpc.Features.Val.AddRange(features);
         var column = new RepeatedValue();
         column.Val.AddRange(ids.Select(id => new Value { Int64Val = id }));

@@ -49,6 +49,34 @@ public sealed class LoadGenProgramTests
         }
     }
 
+    [Theory]
+    [InlineData("b")]
+    [InlineData("c")]
+    public async Task Scenarios_b_and_c_answer_every_value_to_every_target(string scenario)
+    {
+        var dir = Directory.CreateTempSubdirectory("freshet-loadgen-test-").FullName;
+        try
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            // The run stops before timing anything if Freshet's answer is an error or lacks a value (100 x 50
+            // over 5 views; a feature service of aggregates and on-demand features).
+            var code = await LoadGenProgram.RunAsync(
+                ["--scenario", scenario, "--store", "rocksdb", "--max-rate", "20", "--fractions", "1", "--warmup", "0", "--duration", "1", "--timeout", "60", "--out", dir],
+                output,
+                error);
+
+            Assert.True(code == 0, error.ToString());
+            var runs = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(dir, $"loadgen-{scenario}-rocksdb.json")))!["runs"]!.AsArray();
+            Assert.Equal(3, runs.Count);
+            Assert.All(runs, r => Assert.Equal(20L, (long)r!["ok"]!));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task Bad_options_are_named_and_nothing_runs()
     {
