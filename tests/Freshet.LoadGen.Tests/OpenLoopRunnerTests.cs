@@ -21,7 +21,8 @@ public sealed class OpenLoopRunnerTests
         Assert.Empty(result.Errors);
         Assert.Equal(100, result.Ok);
         Assert.Equal(100, result.Latency.TotalCount);
-        Assert.True(result.Throughput > 10, $"throughput {result.Throughput}");
+        // 100 answers over at most 100 s: loose, since a busy machine stretches the window.
+        Assert.True(result.Throughput > 1, $"throughput {result.Throughput}");
         Assert.True(result.Ms(50) > 0);
     }
 
