@@ -1,0 +1,163 @@
+using System.Globalization;
+
+namespace Freshet.LoadGen;
+
+/// <summary>The command line of <c>freshet-loadgen</c>; <see cref="Parse"/> answers every mistake it finds.</summary>
+internal sealed record LoadGenOptions
+{
+    public IReadOnlyList<string> Scenarios { get; init; } = ["a"];
+
+    /// <summary><c>redis</c> (a local redis-server is started, and raw MGET is a baseline) or <c>rocksdb</c> (embedded).</summary>
+    public string Store { get; init; } = "redis";
+
+    public int Connections { get; init; } = 16;
+
+    /// <summary>Requests in flight during the find-the-maximum step.</summary>
+    public int InFlight { get; init; } = 32;
+
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan MaxDuration { get; init; } = TimeSpan.FromSeconds(4);
+
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public IReadOnlyList<double> Fractions { get; init; } = [0.1, 0.25, 0.5, 0.75, 0.9, 1.0];
+
+    /// <summary>When set, the sweep uses it as the maximum rate and the closed-loop step is skipped.</summary>
+    public double? MaxRate { get; init; }
+
+    /// <summary>Targets to run; empty = every one the store allows.</summary>
+    public IReadOnlyList<string> Targets { get; init; } = [];
+
+    public string OutDirectory { get; init; } = "loadgen-out";
+
+    public string? ChartDirectory { get; init; }
+
+    public static readonly IReadOnlyList<string> TargetNames = [Names.FreshetHttp, Names.BareHttp, Names.FreshetGrpc, Names.RedisMget];
+
+    public const string Usage = """
+        freshet-loadgen [--scenario a,b] [--store redis|rocksdb] [--connections N] [--in-flight N]
+                        [--warmup S] [--duration S] [--max-duration S] [--timeout S] [--fractions 0.1,0.5,1]
+                        [--max-rate R] [--targets freshet-http,bare-http,freshet-grpc,redis-mget]
+                        [--out DIR] [--charts DIR]
+        """;
+
+    public static (LoadGenOptions? Options, IReadOnlyList<string> Errors) Parse(IReadOnlyList<string> args)
+    {
+        var errors = new List<string>();
+        var o = new LoadGenOptions();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var name = args[i];
+            if (i + 1 >= args.Count)
+            {
+                errors.Add($"{name}: a value must follow");
+                break;
+            }
+
+            var value = args[++i];
+            switch (name)
+            {
+                case "--scenario":
+                    var scenarios = List(value);
+                    errors.AddRange(scenarios.Where(s => !Scenario.Names.Contains(s)).Select(s => $"--scenario: unknown scenario '{s}' (known: {string.Join(", ", Scenario.Names)})"));
+                    o = o with { Scenarios = scenarios };
+                    break;
+                case "--store":
+                    if (value is not ("redis" or "rocksdb"))
+                    {
+                        errors.Add($"--store: must be redis or rocksdb, not '{value}'");
+                    }
+
+                    o = o with { Store = value };
+                    break;
+                case "--connections":
+                    o = o with { Connections = Positive(name, value, errors) };
+                    break;
+                case "--in-flight":
+                    o = o with { InFlight = Positive(name, value, errors) };
+                    break;
+                case "--warmup":
+                    o = o with { Warmup = Seconds(name, value, errors, allowZero: true) };
+                    break;
+                case "--duration":
+                    o = o with { Duration = Seconds(name, value, errors, allowZero: false) };
+                    break;
+                case "--max-duration":
+                    o = o with { MaxDuration = Seconds(name, value, errors, allowZero: false) };
+                    break;
+                case "--timeout":
+                    o = o with { Timeout = Seconds(name, value, errors, allowZero: false) };
+                    break;
+                case "--fractions":
+                    var fractions = new List<double>();
+                    foreach (var f in List(value))
+                    {
+                        if (double.TryParse(f, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && x > 0 && x <= 10)
+                        {
+                            fractions.Add(x);
+                        }
+                        else
+                        {
+                            errors.Add($"--fractions: '{f}' is not a number above 0 and at most 10");
+                        }
+                    }
+
+                    o = o with { Fractions = fractions };
+                    break;
+                case "--max-rate":
+                    o = o with { MaxRate = double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var r) && r > 0 ? r : Fail<double?>(errors, $"--max-rate: '{value}' is not a rate above 0", null) };
+                    break;
+                case "--targets":
+                    var targets = List(value);
+                    errors.AddRange(targets.Where(t => !TargetNames.Contains(t)).Select(t => $"--targets: unknown target '{t}' (known: {string.Join(", ", TargetNames)})"));
+                    o = o with { Targets = targets };
+                    break;
+                case "--out":
+                    o = o with { OutDirectory = value };
+                    break;
+                case "--charts":
+                    o = o with { ChartDirectory = value };
+                    break;
+                default:
+                    errors.Add($"unknown option '{name}'");
+                    i--;
+                    break;
+            }
+        }
+
+        if (o.Store != "redis" && o.Targets.Contains(Names.RedisMget))
+        {
+            errors.Add("--targets: redis-mget needs --store redis");
+        }
+
+        return errors.Count == 0 ? (o, errors) : (null, errors);
+    }
+
+    private static List<string> List(string value) => [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+
+    private static T Fail<T>(List<string> errors, string message, T fallback)
+    {
+        errors.Add(message);
+        return fallback;
+    }
+
+    private static int Positive(string name, string value, List<string> errors) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : Fail(errors, $"{name}: '{value}' is not a whole number above 0", 1);
+
+    private static TimeSpan Seconds(string name, string value, List<string> errors, bool allowZero) =>
+        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && (s > 0 || (allowZero && s == 0)) && s < 3600
+            ? TimeSpan.FromSeconds(s)
+            : Fail(errors, $"{name}: '{value}' is not a number of seconds {(allowZero ? "from 0" : "above 0")} and under 3600", TimeSpan.FromSeconds(1));
+}
+
+/// <summary>Target names as they appear in output.</summary>
+internal static class Names
+{
+    public const string FreshetHttp = "freshet-http";
+    public const string BareHttp = "bare-http";
+    public const string FreshetGrpc = "freshet-grpc";
+    public const string RedisMget = "redis-mget";
+}

@@ -1,0 +1,38 @@
+namespace Freshet.LoadGen;
+
+/// <summary>The program: parse, run each scenario, print its table, write its JSON and chart.</summary>
+internal static class LoadGenProgram
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        if (args is ["--help"] or ["-h"])
+        {
+            output.WriteLine(LoadGenOptions.Usage);
+            return 0;
+        }
+
+        var (options, errors) = LoadGenOptions.Parse(args);
+        if (options is null)
+        {
+            foreach (var e in errors)
+            {
+                error.WriteLine($"freshet-loadgen: {e}");
+            }
+
+            error.WriteLine(LoadGenOptions.Usage);
+            return 2;
+        }
+
+        foreach (var scenario in options.Scenarios)
+        {
+            var report = await LoadGenRun.RunScenarioAsync(scenario, options, output);
+            output.WriteLine();
+            output.Write(LoadReport.Table(report));
+            output.WriteLine(Ratios.Describe(report));
+            output.WriteLine($"json: {await LoadReport.WriteJsonAsync(report, options.OutDirectory)}");
+            output.WriteLine($"chart: {LoadReport.WriteChart(report, options.ChartDirectory ?? options.OutDirectory)}");
+        }
+
+        return 0;
+    }
+}

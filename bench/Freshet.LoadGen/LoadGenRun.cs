@@ -1,0 +1,135 @@
+using Freshet.Benchmarks;
+using Freshet.Protos.Serving;
+using Freshet.Server;
+using Grpc.Net.Client;
+using StackExchange.Redis;
+
+namespace Freshet.LoadGen;
+
+/// <summary>
+/// One scenario end to end: the store and its data, Freshet in-process (<see cref="FreshetServer.StartAsync"/>,
+/// HTTP and gRPC on 127.0.0.1), the bare Kestrel endpoint answering Freshet's captured bytes, raw Redis MGET; then
+/// the closed-loop maximum of each target and the open-loop sweep at fractions of Freshet HTTP's maximum, the
+/// targets taking turns at each rate (in a rotating order) so that the machine's noise falls on all of them.
+/// </summary>
+internal static class LoadGenRun
+{
+    public static async Task<ScenarioReport> RunScenarioAsync(string scenarioName, LoadGenOptions options, TextWriter log, CancellationToken cancellationToken = default)
+    {
+        using var redis = options.Store == "redis" ? BenchRedis.Start() : null;
+        await using var scenario = await Scenario.CreateAsync(scenarioName, redis?.ConnectionString);
+        // Failed requests are counted by kind; the server's own log of each would flood the table under overload.
+        await using var server = await FreshetServer.StartAsync(scenario.Store, new FreshetServerOptions { Port = 0, GrpcPort = 0, LogLevel = Microsoft.Extensions.Logging.LogLevel.Critical }, cancellationToken);
+        using var freshetClient = HttpLoadTarget.Client(server.HttpPort, options.Connections);
+        const string Path = "/get-online-features";
+        const string JsonType = "application/json";
+
+        // The bare endpoint answers exactly what Freshet answered for this request.
+        using var capture = new ByteArrayContent(scenario.HttpBody);
+        capture.Headers.TryAddWithoutValidation("Content-Type", JsonType);
+        using var captured = await freshetClient.PostAsync(Path, capture, cancellationToken);
+        var responseBytes = await captured.Content.ReadAsByteArrayAsync(cancellationToken);
+        if (!captured.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"Freshet answered {(int)captured.StatusCode} to the scenario's request: {System.Text.Encoding.UTF8.GetString(responseBytes)}");
+        }
+
+        // A benchmark of empty answers would flatter the server: every value must be there.
+        var text = System.Text.Encoding.UTF8.GetString(responseBytes);
+        if (!text.Contains("\"PRESENT\"", StringComparison.Ordinal) || text.Contains("\"NOT_FOUND\"", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"Freshet's answer to the scenario's request lacks values: {text[..Math.Min(500, text.Length)]}");
+        }
+
+        var responseType = captured.Content.Headers.ContentType?.ToString() ?? JsonType;
+        await using var bare = await BareEndpoint.StartAsync(Path, responseBytes, responseType);
+        using var bareClient = HttpLoadTarget.Client(bare.Port, options.Connections);
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{server.GrpcPort}", new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, MaxConnectionsPerServer = options.Connections, UseProxy = false },
+        });
+        using var redisConnection = redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+
+        var all = new List<ILoadTarget>
+        {
+            new HttpLoadTarget(Names.FreshetHttp, freshetClient, Path, scenario.HttpBody, JsonType),
+            new HttpLoadTarget(Names.BareHttp, bareClient, Path, scenario.HttpBody, JsonType),
+            new GrpcLoadTarget(Names.FreshetGrpc, new ServingService.ServingServiceClient(channel), scenario.GrpcRequest),
+        };
+        if (redisConnection is not null && scenario.RedisKeys.Length > 0)
+        {
+            all.Add(new RedisMgetTarget(Names.RedisMget, redisConnection.GetDatabase(), scenario.RedisKeys));
+        }
+
+        var targets = options.Targets.Count == 0 ? all : [.. all.Where(t => options.Targets.Contains(t.Name))];
+        if (!targets.Any(t => t.Name == Names.FreshetHttp) && options.MaxRate is null)
+        {
+            throw new ArgumentException("without freshet-http among the targets, --max-rate must say the maximum rate", nameof(options));
+        }
+
+        var load = LoadAverage();
+        log.WriteLine($"scenario {scenarioName} ({options.Store}): request {scenario.HttpBody.Length} B, response {responseBytes.Length} B; {options.Connections} connections; load average {load}");
+
+        // Every target must answer correctly before it is timed.
+        foreach (var target in targets)
+        {
+            var error = await target.SendAsync(cancellationToken);
+            if (error is not null)
+            {
+                throw new InvalidOperationException($"{target.Name} failed its first request: {error}");
+            }
+        }
+
+        var maxima = new Dictionary<string, double>(StringComparer.Ordinal);
+        if (options.MaxRate is null)
+        {
+            foreach (var target in targets)
+            {
+                var (throughput, errors) = await ClosedLoop.MaxThroughputAsync(target, options.InFlight, options.Warmup, options.MaxDuration, options.Timeout);
+                maxima[target.Name] = throughput;
+                log.WriteLine($"  max (closed loop, {options.InFlight} in flight) {target.Name,-13} {throughput,9:F0} req/s  errors {errors}");
+            }
+        }
+
+        var maxRate = options.MaxRate ?? maxima[Names.FreshetHttp];
+        var runs = new List<RunResult>();
+        for (var step = 0; step < options.Fractions.Count; step++)
+        {
+            var rate = Math.Max(1, Math.Round(options.Fractions[step] * maxRate));
+            for (var k = 0; k < targets.Count; k++)
+            {
+                var target = targets[(k + step) % targets.Count];
+                var result = await OpenLoopRunner.RunAsync(target, new RunShape(rate, options.Warmup, options.Duration, options.Timeout), cancellationToken);
+                runs.Add(result);
+                log.WriteLine($"  {options.Fractions[step],5:P0} {LoadReport.Row(result)}");
+            }
+        }
+
+        return new ScenarioReport(scenarioName, options.Store, options.Connections, options.InFlight, maxRate, maxima, runs, load, LoadAverage(), responseBytes.Length);
+    }
+
+    public static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+    }
+}
+
+/// <summary>Everything one scenario measured.</summary>
+internal sealed record ScenarioReport(
+    string Scenario,
+    string Store,
+    int Connections,
+    int InFlight,
+    double MaxRate,
+    IReadOnlyDictionary<string, double> ClosedLoopMax,
+    IReadOnlyList<RunResult> Runs,
+    string LoadBefore,
+    string LoadAfter,
+    int ResponseBytes);
