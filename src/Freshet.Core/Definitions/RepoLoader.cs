@@ -253,6 +253,7 @@ internal static partial class ConfigReader
             Registry = Store(m, "registry", defaults.Registry, RepoConfig.RegistryTypes),
             Server = Server(m, defaults.Server),
             IdempotencyWindow = IdempotencyWindow(m) ?? defaults.IdempotencyWindow,
+            FeatureLogging = FeatureLogging(m, defaults.FeatureLogging),
         };
         m.ReportUnknownKeys();
         return config;
