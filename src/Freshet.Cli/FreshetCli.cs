@@ -45,6 +45,8 @@ public static class FreshetCli
         root.Subcommands.Add(BackfillCommand.Create(Context, json));
         root.Subcommands.Add(IngestCommand.Create(Context));
         root.Subcommands.Add(DeadLetterCommands.Create(Context, json));
+        root.Subcommands.Add(QualityCommands.Profile(Context, json));
+        root.Subcommands.Add(QualityCommands.Drift(Context, json));
 
         try
         {

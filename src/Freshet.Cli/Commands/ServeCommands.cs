@@ -36,7 +36,9 @@ internal static class ServeCommands
                 return ctx.Fail($"--host '{bind}' is not an IP address (use 127.0.0.1, 0.0.0.0, ::1 or localhost)");
             }
 
-            await using var store = await Hosting.OpenFeatureStoreAsync(ctx.RepoDirectory, config, registry, ct);
+            // Declared before the store and server, so it is disposed after them: the last responses are written.
+            await using var featureLog = FeatureLogging.Open(ctx, config);
+            await using var store = await Hosting.OpenFeatureStoreAsync(ctx.RepoDirectory, config, registry, ct, featureLog);
             var options = new FreshetServerOptions
             {
                 Host = bind,
