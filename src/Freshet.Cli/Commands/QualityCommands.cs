@@ -116,7 +116,7 @@ internal static class QualityCommands
             }
             else
             {
-                var shown = string.Join(" ", f.Top.Take(3).Select(t => $"{t.Value}:{t.Proportion.ToString("P1", CultureInfo.InvariantCulture)}"));
+                var shown = string.Join(" ", f.Top.Take(3).Select(t => $"{t.Value}:{(t.Proportion * 100).ToString("0.0", CultureInfo.InvariantCulture)}%"));
                 table.Add(f.Name, "categorical", f.Type, Count(f.Count), Count(f.Nulls), "", "", "", "", "", "", "", Count(f.Distinct), shown);
             }
         }
