@@ -1,6 +1,10 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using System.Diagnostics;
 using DuckDB.NET.Data;
+using Freshet.Protos.Serving;
+using Grpc.Net.Client;
+using ProtoValue = Freshet.Protos.Types.Value;
 
 namespace Freshet.Cli.Tests;
 
@@ -15,7 +19,7 @@ public sealed class FeatureLoggingServeTests : IDisposable
 
     public void Dispose() => _repo.Dispose();
 
-    private async Task<ServerProcess> ServeWith(string loggingYaml)
+    private async Task<ServerProcess> ServeWith(string loggingYaml, bool grpc = false)
     {
         await _repo.InitQuickstart();
         File.AppendAllText(Path.Combine(_repo.Dir, "freshet.yaml"), loggingYaml);
@@ -23,7 +27,7 @@ public sealed class FeatureLoggingServeTests : IDisposable
         Assert.True(apply.ExitCode == 0, apply.ToString());
         var materialize = await _repo.Freshet("materialize-incremental", "2100-01-01");
         Assert.True(materialize.ExitCode == 0, materialize.ToString());
-        return await ServerProcess.StartAsync(_repo.Dir);
+        return await ServerProcess.StartAsync(_repo.Dir, grpc);
     }
 
     private static async Task<JsonNode> Read(ServerProcess server, int i)
@@ -84,6 +88,67 @@ public sealed class FeatureLoggingServeTests : IDisposable
         // A rate of 0 starts no writer at all: after the reads and a few flush intervals there is no log directory.
         await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.False(Directory.Exists(Path.Combine(_repo.Dir, "data", "feature_log")));
+    }
+
+    [Fact]
+    public async Task Values_served_over_grpc_are_written_when_the_server_stops()
+    {
+        // No flush interval passes: the rows reach the disk only because SIGTERM stops the server and the log
+        // writes what it holds.
+        await using var server = await ServeWith("feature_logging:\n  sample_rate: 1\n  flush_interval: 1h\n", grpc: true);
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{server.GrpcPort}");
+        var client = new ServingService.ServingServiceClient(channel);
+        var expected = new List<(string, string, string, double?)>();
+        for (var i = 0; i < 3; i++)
+        {
+            var request = new GetOnlineFeaturesRequest { Features = new FeatureList { Val = { Features.Select(f => $"driver_hourly_stats:{f}") } } };
+            var keys = new Freshet.Protos.Types.RepeatedValue();
+            keys.Val.Add(new ProtoValue { Int64Val = 1001 + i });
+            keys.Val.Add(new ProtoValue { Int64Val = 9999 });
+            request.Entities.Add("driver_id", keys);
+            var response = await client.GetOnlineFeaturesAsync(request);
+            for (var row = 0; row < 2; row++)
+            {
+                for (var c = 0; c < Features.Length; c++)
+                {
+                    var value = response.Results[c + 1].Values[row];
+                    var present = response.Results[c + 1].Statuses[row] == FieldStatus.Present;
+                    expected.Add(($"{{\"driver_id\":{response.Results[0].Values[row].Int64Val}}}", Features[c], present ? "PRESENT" : "NOT_FOUND",
+                        !present ? null : c == 2 ? value.Int32Val : (double)value.FloatVal));
+                }
+            }
+        }
+
+        Assert.Contains(expected, e => e.Item3 == "PRESENT");
+        var log = Path.Combine(_repo.Dir, "data", "feature_log");
+        Assert.False(Directory.Exists(log) && Directory.GetFiles(log, "*.parquet", SearchOption.AllDirectories).Length > 0, "nothing should be flushed before the stop");
+        using (var kill = Process.Start("kill", ["-TERM", server.Pid.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (IsRunning(server.Pid) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.False(IsRunning(server.Pid), "freshet serve did not stop within 60 s of SIGTERM");
+        var rows = ReadLog(log);
+        Assert.Equal(expected.Order().ToList(), rows.Select(r => (r.EntityKey, r.Feature, r.Status, r.Value)).Order().ToList());
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     private sealed record LogRow(DateTime ServedAt, string RequestId, string EntityKey, string Feature, string Status, double? Value);
