@@ -117,7 +117,7 @@ public static class DatasetProfiler
         var select = new StringBuilder("SELECT count(*)");
         foreach (var (name, _) in numeric)
         {
-            var x = $"CAST({DuckDbSql.Identifier(name)} AS DOUBLE)";
+            var x = Finite($"CAST({DuckDbSql.Identifier(name)} AS DOUBLE)");
             select.Append(CultureInfo.InvariantCulture, $", count({x}), min({x}), max({x}), avg({x}), stddev_samp({x}), quantile_cont({x}, {list})");
         }
 
@@ -175,7 +175,7 @@ public static class DatasetProfiler
             var counts = new StringBuilder("SELECT 1");
             foreach (var (name, _) in binned)
             {
-                foreach (var bin in BinCounts($"CAST({DuckDbSql.Identifier(name)} AS DOUBLE)", edges[name]))
+                foreach (var bin in BinCounts(Finite($"CAST({DuckDbSql.Identifier(name)} AS DOUBLE)"), edges[name]))
                 {
                     counts.Append(", ").Append(bin);
                 }
@@ -231,6 +231,12 @@ public static class DatasetProfiler
             yield return $"count(*) FILTER (WHERE {condition})";
         }
     }
+
+    /// <summary>
+    /// The DOUBLE expression with NaN and ±infinity read as null: they have no place in moments, quantiles or
+    /// bins (and no JSON form), so profiles and drift checks count them with the nulls.
+    /// </summary>
+    internal static string Finite(string x) => $"(CASE WHEN isfinite({x}) THEN {x} END)";
 
     /// <summary>A double as SQL text that reads back to the same double.</summary>
     internal static string Number(double value) => "CAST(" + DuckDbSql.Literal(value.ToString("R", CultureInfo.InvariantCulture)) + " AS DOUBLE)";

@@ -160,7 +160,7 @@ public static class DriftCheck
 
     private static (long Samples, long[] Counts) NumericCounts(DuckDBConnection connection, DatasetScan scan, FeatureProfile feature, bool fromLog, DateTimeOffset? since, CancellationToken cancellationToken)
     {
-        var x = fromLog ? "value_double" : $"CAST({DuckDbSql.Identifier(feature.Name)} AS DOUBLE)";
+        var x = DatasetProfiler.Finite(fromLog ? "value_double" : $"CAST({DuckDbSql.Identifier(feature.Name)} AS DOUBLE)");
         var sql = $"SELECT count({x}), {string.Join(", ", DatasetProfiler.BinCounts(x, feature.Edges))} FROM {scan.Scan} WHERE {x} IS NOT NULL{Filter(fromLog, since)}";
         long samples = 0;
         var counts = new long[feature.Edges.Count + 1];

@@ -112,6 +112,7 @@ public sealed class ParquetFeatureLog : IServedFeatureLog, IAsyncDisposable
         var clock = Stopwatch.StartNew();
         var flushAt = clock.Elapsed + _flushInterval;
         Task<bool>? waiting = null;
+        Task? tick = null;
         while (true)
         {
             while (reader.TryRead(out var served))
@@ -138,13 +139,20 @@ public sealed class ParquetFeatureLog : IServedFeatureLog, IAsyncDisposable
                 Flush(pending, day);
                 pendingRows = 0;
                 flushAt = clock.Elapsed + _flushInterval;
+                tick = null;
             }
 
             waiting ??= reader.WaitToReadAsync().AsTask();
             var remaining = flushAt - clock.Elapsed;
-            if (remaining > TimeSpan.Zero && await Task.WhenAny(waiting, Task.Delay(remaining)) != waiting)
+            if (remaining > TimeSpan.Zero)
             {
-                continue;
+                // One timer per flush interval, not one per wake-up: under steady traffic the loop wakes per response.
+                tick ??= Task.Delay(remaining);
+                if (await Task.WhenAny(waiting, tick) == tick)
+                {
+                    tick = null;
+                    continue;
+                }
             }
 
             if (!waiting.IsCompleted)

@@ -72,6 +72,13 @@ internal static class ServeCommands
             {
             }
 
+            if (featureLog is not null)
+            {
+                // Write the sampled responses first, before the slower shutdown of the server and stores; a response
+                // served after this is counted as dropped.
+                await featureLog.DisposeAsync();
+            }
+
             foreach (var p in processors)
             {
                 try
