@@ -8,6 +8,7 @@ using BenchmarkDotNet.Running;
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- stream-latency kafka|nats [samples] [max-pause-ms] [kafka fetch.wait.max.ms]
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- serve-latency [iterations] --store rocksdb|redis (serving p50/p99/p99.9: raw read, FeatureStore, HTTP; Redis write ratio)
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- audit-push [rounds] [seconds] [clients] (push with and without the audit trail, side by side)
+// dotnet run -c Release --project bench/Freshet.Benchmarks -- feature-log [iterations] (read latency with served-vector logging off, at 0.01 and at 1.0)
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- pg-write CONNECTION_STRING [keys] [batch] [rounds] (array upsert vs COPY)
 if (args.Length > 1 && args[0] == "pg-write")
 {
@@ -22,6 +23,11 @@ if (args.Length > 0 && args[0] == "stream-latency")
 if (args.Length > 0 && args[0] == "historical")
 {
     return await Freshet.Benchmarks.HistoricalBenchmark.RunAsync(args);
+}
+
+if (args.Length > 0 && args[0] == "feature-log")
+{
+    return await Freshet.Benchmarks.FeatureLogLatencyProbe.RunAsync(args);
 }
 
 if (args.Length > 0 && args[0] == "serve-latency")

@@ -10,6 +10,13 @@ namespace Freshet.Cli;
 public static class FreshetCli
 {
     /// <summary>
+    /// How long a command may take to end after Ctrl+C or SIGTERM before the process is ended anyway. System.CommandLine's
+    /// default of 2 s is too short for <c>serve</c> on a loaded machine: stopping the server and writing the feature log's
+    /// last rows (docs/quality.md) can take longer, and being cut off loses them.
+    /// </summary>
+    private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// Runs the command line with the given writers; returns the exit code. <paramref name="terminal"/> is the
     /// reader of a person at a terminal, for confirmations; null when nobody can answer (scripts, CI, tests).
     /// </summary>
@@ -47,10 +54,12 @@ public static class FreshetCli
         root.Subcommands.Add(DeadLetterCommands.Create(Context, json));
         root.Subcommands.Add(AuditCommands.Create(Context, json));
         root.Subcommands.Add(AuthCommands.Create(Context, json));
+        root.Subcommands.Add(QualityCommands.Profile(Context, json));
+        root.Subcommands.Add(QualityCommands.Drift(Context, json));
 
         try
         {
-            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }, cancellationToken);
+            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = ShutdownGrace }, cancellationToken);
         }
         catch (CliException e)
         {

@@ -104,7 +104,7 @@ internal static partial class Hosting
     };
 
     /// <summary>Opens a feature store over the repo's registry and online store.</summary>
-    public static async Task<FeatureStore> OpenFeatureStoreAsync(string repoDirectory, RepoConfig config, IRegistryStore registry, CancellationToken cancellationToken)
+    public static async Task<FeatureStore> OpenFeatureStoreAsync(string repoDirectory, RepoConfig config, IRegistryStore registry, CancellationToken cancellationToken, IServedFeatureLog? servedLog = null)
     {
         var online = OpenOnlineStore(repoDirectory, config);
         var deadLetters = new DeadLetterSink(await OnlineDeadLetterStore.OpenAsync(online, cancellationToken: cancellationToken));
@@ -114,6 +114,7 @@ internal static partial class Hosting
             // DuckDB is the only offline engine: it reads batch sources for materialization and writes pushed rows as Parquet.
             OfflineSource = new DuckDbOfflineSource(new S3ObjectCache(S3Settings.From(config.S3), Path.Combine(DataDirectory(repoDirectory, config), "cache", "s3"))),
             OfflineSink = new DuckDbOfflineSink(),
+            ServedLog = servedLog,
         };
         return await FeatureStore.OpenAsync(registry, online, config, Path.GetFullPath(repoDirectory), options, cancellationToken);
     }

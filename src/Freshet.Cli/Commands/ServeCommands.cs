@@ -36,7 +36,9 @@ internal static class ServeCommands
                 return ctx.Fail($"--host '{bind}' is not an IP address (use 127.0.0.1, 0.0.0.0, ::1 or localhost)");
             }
 
-            await using var store = await Hosting.OpenFeatureStoreAsync(ctx.RepoDirectory, config, registry, ct);
+            // Declared before the store and server, so it is disposed after them: the last responses are written.
+            await using var featureLog = FeatureLogging.Open(ctx, config);
+            await using var store = await Hosting.OpenFeatureStoreAsync(ctx.RepoDirectory, config, registry, ct, featureLog);
             await using var audit = Hosting.OpenAuditLog(ctx.RepoDirectory, config);
             var keyStore = config.Auth.Enabled ? Hosting.OpenKeyStore(ctx.RepoDirectory, config) : null;
             await using var ownedKeys = keyStore as IAsyncDisposable;
@@ -84,6 +86,13 @@ internal static class ServeCommands
             }
             catch (OperationCanceledException)
             {
+            }
+
+            if (featureLog is not null)
+            {
+                // Write the sampled responses first, before the slower shutdown of the server and stores; a response
+                // served after this is counted as dropped.
+                await featureLog.DisposeAsync();
             }
 
             foreach (var p in processors)

@@ -256,6 +256,7 @@ internal static partial class ConfigReader
             Audit = Audit(m, defaults.Audit),
             Auth = Auth(m, defaults.Auth),
             IdempotencyWindow = IdempotencyWindow(m) ?? defaults.IdempotencyWindow,
+            FeatureLogging = FeatureLogging(m, defaults.FeatureLogging),
         };
         m.ReportUnknownKeys();
         return config;

@@ -33,6 +33,9 @@ public sealed record RepoConfig(string Project)
     /// <summary>API keys on the server (docs/security.md); on by default.</summary>
     public AuthConfig Auth { get; init; } = new();
 
+    /// <summary>Sampled logging of served feature vectors (<c>feature_logging:</c>, docs/quality.md).</summary>
+    public FeatureLoggingConfig FeatureLogging { get; init; } = new();
+
     /// <summary>
     /// How long a pushed row's idempotency key dedupes (<c>idempotency_window</c>, default 24h): a key seen less
     /// than this long ago skips the row; older keys are collected.

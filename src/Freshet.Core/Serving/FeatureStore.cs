@@ -195,7 +195,9 @@ public sealed partial class FeatureStore : IAsyncDisposable
             columns = columns[..plan.FeatureNames.Length];
         }
 
-        return new OnlineResponse(plan.FeatureNames, columns, plan.RegistryVersion);
+        var response = new OnlineResponse(plan.FeatureNames, columns, plan.RegistryVersion);
+        Options.ServedLog?.Record(request, response, plan.JoinKeys.Length);
+        return response;
     }
 
     /// <summary>
@@ -489,6 +491,9 @@ public sealed record FeatureStoreOptions
 
     /// <summary>Reads batch sources for materialization; null when this host has no offline engine.</summary>
     public IOfflineSource? OfflineSource { get; init; }
+
+    /// <summary>Where served responses are offered for sampled logging (docs/quality.md); null: none are.</summary>
+    public IServedFeatureLog? ServedLog { get; init; }
 
     /// <summary>Whether disposing the feature store disposes the online store.</summary>
     public bool OwnsOnlineStore { get; init; } = true;
