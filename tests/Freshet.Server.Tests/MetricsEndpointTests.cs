@@ -28,7 +28,8 @@ public sealed class MetricsEndpointTests
         Assert.Equal(400, (await s.PostAsync("/get-online-features", """{"features": [""")).Status);
         Assert.Equal(404, (await s.GetAsync("/no-such-path")).Status);
 
-        // Freshness appears (the gauge reads the store in the background), then grows with time.
+        // Freshness appears (the gauge reads the store in the background), then grows with time. Other tests' servers in
+        // this process report their own projects' views on the same meter, so the project label picks this one.
         var first = await PollAsync(s, text => Freshness(text) is { } f ? f : null);
         Assert.InRange(first, 25, 30 + Ceiling.TotalSeconds);
         var older = await PollAsync(s, text => Freshness(text) is { } f && f > first + 1 ? f : null);
@@ -100,7 +101,7 @@ public sealed class MetricsEndpointTests
 
     private static double? Freshness(string metrics)
     {
-        var m = Family("freshet_view_freshness_seconds", "view=\"tx_stats\"").Match(metrics);
+        var m = Family("freshet_view_freshness_seconds", "project=\"metrics_test\"", "view=\"tx_stats\"").Match(metrics);
         return m.Success ? double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture) : null;
     }
 
