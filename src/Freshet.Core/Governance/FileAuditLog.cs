@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using Freshet.Storage;
 
 namespace Freshet.Governance;
 
@@ -403,26 +404,8 @@ public sealed class FileAuditLog : IAuditLog
         }
     }
 
-    private async Task<FileStream> AcquireLockAsync()
-    {
-        var path = Path.Combine(Directory, LockName);
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        var wait = 1;
-        while (true)
-        {
-            try
-            {
-                // FileShare.None is an exclusive lock between processes (flock on Linux); the OS drops it when a
-                // process dies, so a crash never leaves the log locked.
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(wait).ConfigureAwait(false);
-                wait = Math.Min(wait * 2, 20);
-            }
-        }
-    }
+    private Task<FileStream> AcquireLockAsync() =>
+        DurableFiles.LockAsync(Path.Combine(Directory, LockName), TimeSpan.FromSeconds(60));
 
     private sealed class Pending(AuditEntry entry)
     {

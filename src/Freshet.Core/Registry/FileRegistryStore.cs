@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Freshet.Storage;
 
 namespace Freshet.Registry;
 
@@ -14,7 +15,6 @@ public sealed class FileRegistryStore : IRegistryStore
     public const string FileName = "registry.json";
 
     private const string LockName = "registry.lock";
-    private const string TempPrefix = FileName + ".tmp-";
 
     /// <summary>Opens (or prepares) the registry kept in <paramref name="directory"/>.</summary>
     public FileRegistryStore(string directory) => Directory = Path.GetFullPath(directory);
@@ -60,68 +60,11 @@ public sealed class FileRegistryStore : IRegistryStore
             throw new RegistryConflictException(expectedVersion, actual);
         }
 
-        RemoveStaleTemporaries();
-        var temp = Path.Combine(Directory, TempPrefix + Guid.NewGuid().ToString("N"));
-        try
-        {
-            await using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 65536, useAsync: true))
-            {
-                await JsonSerializer.SerializeAsync(stream, next, SpecJsonContext.Default.RegistryState, cancellationToken).ConfigureAwait(false);
-                await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-                stream.Flush(flushToDisk: true);
-            }
-
-            BeforeReplace?.Invoke(temp);
-
-            // rename(2) replaces the file atomically: readers see the old or the new version, never a mix.
-            File.Move(temp, FilePath, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
+        // A crash before the rename leaves the old file untouched; after it, the new one.
+        await DurableFiles.ReplaceAsync(FilePath,
+            (stream, ct) => JsonSerializer.SerializeAsync(stream, next, SpecJsonContext.Default.RegistryState, ct), BeforeReplace, cancellationToken).ConfigureAwait(false);
     }
 
-    private void RemoveStaleTemporaries()
-    {
-        // Left behind by a process killed between write and rename; never read, so safe to remove under the lock.
-        foreach (var stale in System.IO.Directory.EnumerateFiles(Directory, TempPrefix + "*"))
-        {
-            TryDelete(stale);
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-    }
-
-    private async Task<FileStream> AcquireLockAsync(CancellationToken cancellationToken)
-    {
-        var path = Path.Combine(Directory, LockName);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            try
-            {
-                // FileShare.None is an exclusive advisory lock between .NET processes on Linux too; the OS
-                // drops it when a process dies, so a crash never leaves the registry locked.
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(25, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
+    private Task<FileStream> AcquireLockAsync(CancellationToken cancellationToken) =>
+        DurableFiles.LockAsync(Path.Combine(Directory, LockName), TimeSpan.FromSeconds(30), cancellationToken);
 }

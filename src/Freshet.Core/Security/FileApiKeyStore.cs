@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Freshet.Storage;
 
 namespace Freshet.Security;
 
@@ -14,7 +15,6 @@ public sealed class FileApiKeyStore : IApiKeyStore
     public const string FileName = "keys.json";
 
     private const string LockName = "keys.lock";
-    private const string TempPrefix = FileName + ".tmp-";
 
     /// <summary>Opens (or prepares) the keys kept in <paramref name="directory"/>.</summary>
     public FileApiKeyStore(string directory) => Directory = Path.GetFullPath(directory);
@@ -63,48 +63,11 @@ public sealed class FileApiKeyStore : IApiKeyStore
         await using var held = await AcquireLockAsync(cancellationToken).ConfigureAwait(false);
         var current = await LoadAsync(cancellationToken).ConfigureAwait(false);
         var next = change(current) with { Version = current.Version + 1 };
-        foreach (var stale in System.IO.Directory.EnumerateFiles(Directory, TempPrefix + "*"))
-        {
-            // Left by a process killed between write and rename; never read, so safe to remove under the lock.
-            File.Delete(stale);
-        }
-
-        var temp = Path.Combine(Directory, TempPrefix + Guid.NewGuid().ToString("N"));
-        try
-        {
-            await using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, useAsync: true))
-            {
-                await JsonSerializer.SerializeAsync(stream, next, ApiKeyJsonContext.Default.ApiKeySet, cancellationToken).ConfigureAwait(false);
-                await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, FilePath, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
-
+        await DurableFiles.ReplaceAsync(FilePath,
+            (stream, ct) => JsonSerializer.SerializeAsync(stream, next, ApiKeyJsonContext.Default.ApiKeySet, ct), cancellationToken: cancellationToken).ConfigureAwait(false);
         return next;
     }
 
-    private async Task<FileStream> AcquireLockAsync(CancellationToken cancellationToken)
-    {
-        var path = Path.Combine(Directory, LockName);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            try
-            {
-                // FileShare.None is an exclusive lock between .NET processes; the OS drops it when a process dies.
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(25, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
+    private Task<FileStream> AcquireLockAsync(CancellationToken cancellationToken) =>
+        DurableFiles.LockAsync(Path.Combine(Directory, LockName), TimeSpan.FromSeconds(30), cancellationToken);
 }
