@@ -38,8 +38,36 @@ public sealed record AccessObject(string Kind, string Name, IReadOnlyDictionary<
     public override string ToString() => $"{Kind}:{Name}";
 }
 
-/// <summary>What a request does and to which objects; every endpoint states it once it has read its request, before it acts.</summary>
-public sealed record RequestAccess(string Action, IReadOnlyList<AccessObject> Objects);
+/// <summary>
+/// What a request does and to which objects; every endpoint states it once it has read its request, before it acts.
+/// The objects are resolved on first use: a server with no guard reads them only for the requests it audits, so an
+/// online read does not parse its feature references twice for nothing.
+/// </summary>
+public sealed class RequestAccess
+{
+    private readonly Func<IReadOnlyList<AccessObject>>? _resolve;
+    private IReadOnlyList<AccessObject>? _objects;
+
+    /// <summary>An access whose objects are known.</summary>
+    public RequestAccess(string action, IReadOnlyList<AccessObject> objects)
+    {
+        Action = action;
+        _objects = objects;
+    }
+
+    /// <summary>An access whose objects <paramref name="resolve"/> finds when they are first asked for.</summary>
+    public RequestAccess(string action, Func<IReadOnlyList<AccessObject>> resolve)
+    {
+        Action = action;
+        _resolve = resolve;
+    }
+
+    /// <summary>The action (one of <see cref="AccessActions"/>).</summary>
+    public string Action { get; }
+
+    /// <summary>The objects the request touches.</summary>
+    public IReadOnlyList<AccessObject> Objects => _objects ??= _resolve!();
+}
 
 /// <summary>
 /// Decides whether a request may do what it states. Throws <see cref="RequestException"/> with status 401 (no valid
@@ -56,9 +84,13 @@ public interface IRequestGuard
 public static class RequestGate
 {
     /// <summary>Records what the request does and asks the guard; throws when the caller may not.</summary>
-    public static void Admit(HttpContext ctx, string action, IReadOnlyList<AccessObject> objects)
+    public static void Admit(HttpContext ctx, string action, IReadOnlyList<AccessObject> objects) => Admit(ctx, new RequestAccess(action, objects));
+
+    /// <summary>As <see cref="Admit(HttpContext, string, IReadOnlyList{AccessObject})"/>, resolving the objects only when the guard or the audit trail asks for them.</summary>
+    public static void Admit(HttpContext ctx, string action, Func<IReadOnlyList<AccessObject>> objects) => Admit(ctx, new RequestAccess(action, objects));
+
+    private static void Admit(HttpContext ctx, RequestAccess access)
     {
-        var access = new RequestAccess(action, objects);
         ctx.Features.Set(access);
         (ctx.RequestServices.GetService(typeof(IRequestGuard)) as IRequestGuard)?.Demand(ctx, access);
     }

@@ -70,7 +70,8 @@ internal sealed class PushServiceImpl(FeatureStore store) : PushService.PushServ
     private async Task<PushAck> ApplyAsync(PushRequest request, long index, ServerCallContext context)
     {
         var (source, rows, to) = Read(request);
-        RequestGate.Admit(context.GetHttpContext(), AccessActions.WriteOnline, AccessObjects.ForPush(store.Registry, source));
+        var registry = store.Registry; // resolved as of admission, even when asked for later
+        RequestGate.Admit(context.GetHttpContext(), AccessActions.WriteOnline, () => AccessObjects.ForPush(registry, source));
         var result = await store.PushAsync(source, rows, to, context.CancellationToken);
         var ack = new PushAck
         {

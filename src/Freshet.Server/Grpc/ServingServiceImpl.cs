@@ -46,7 +46,8 @@ internal sealed class ServingServiceImpl(FeatureStore store) : ServingService.Se
                 Entities = entities,
                 FullFeatureNames = request.FullFeatureNames,
             };
-            RequestGate.Admit(context.GetHttpContext(), AccessActions.ReadOnline, AccessObjects.ForOnlineRead(store.Registry, online));
+            var registry = store.Registry; // resolved as of admission, even when asked for later
+            RequestGate.Admit(context.GetHttpContext(), AccessActions.ReadOnline, () => AccessObjects.ForOnlineRead(registry, online));
             var response = await store.GetOnlineFeaturesAsync(online, context.CancellationToken);
             return ToProto(response);
         }

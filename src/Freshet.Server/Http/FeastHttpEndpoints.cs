@@ -14,7 +14,8 @@ internal static class FeastHttpEndpoints
         app.MapPost("/get-online-features", ctx => Handle(ctx, options, async body =>
         {
             var request = FeastJsonReader.ReadGetOnlineFeatures(body.Span);
-            RequestGate.Admit(ctx, AccessActions.ReadOnline, AccessObjects.ForOnlineRead(store.Registry, request));
+            var registry = store.Registry; // resolved as of admission, even when asked for later
+            RequestGate.Admit(ctx, AccessActions.ReadOnline, () => AccessObjects.ForOnlineRead(registry, request));
             var response = await store.GetOnlineFeaturesAsync(request, ctx.RequestAborted);
             ctx.Response.ContentType = "application/json";
             FeastJsonWriter.WriteOnlineResponse(ctx.Response.BodyWriter, response);
@@ -23,7 +24,8 @@ internal static class FeastHttpEndpoints
         app.MapPost("/push", ctx => Handle(ctx, options, async body =>
         {
             var (source, rows, to) = FeastJsonReader.ReadPush(body.Span);
-            RequestGate.Admit(ctx, AccessActions.WriteOnline, AccessObjects.ForPush(store.Registry, source));
+            var registry = store.Registry; // resolved as of admission, even when asked for later
+            RequestGate.Admit(ctx, AccessActions.WriteOnline, () => AccessObjects.ForPush(registry, source));
             var result = await store.PushAsync(source, rows, to, ctx.RequestAborted);
             await WriteJsonAsync(ctx, w =>
             {
