@@ -71,16 +71,27 @@ internal sealed partial class CliContext(TextWriter output, TextWriter error, st
         return ExitCodes.Error;
     }
 
-    /// <summary>Reads freshet.yaml and opens the registry it names.</summary>
-    public (RepoConfig? Config, IRegistryStore? Store, int ExitCode) OpenRegistry()
+    /// <summary>Reads freshet.yaml; null (its problems written, exit code <see cref="ExitCodes.Error"/>) when it is not valid.</summary>
+    public RepoConfig? LoadConfig()
     {
         var config = RepoLoader.LoadConfig(RepoDirectory);
         if (!config.IsValid)
         {
-            return (null, null, Fail(config.Diagnostics));
+            Fail(config.Diagnostics);
+            return null;
         }
 
-        var c = config.Value!;
+        return config.Value;
+    }
+
+    /// <summary>Reads freshet.yaml and opens the registry it names.</summary>
+    public (RepoConfig? Config, IRegistryStore? Store, int ExitCode) OpenRegistry()
+    {
+        if (LoadConfig() is not { } c)
+        {
+            return (null, null, ExitCodes.Error);
+        }
+
         switch (c.Registry.Type)
         {
             case "file":

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Freshet.Definitions;
 using Freshet.Governance;
 
 namespace Freshet.Cli.Commands;
@@ -151,16 +150,15 @@ internal static class AuditCommands
 
     private static FileAuditLog? Open(CliContext ctx, out int code)
     {
-        var config = RepoLoader.LoadConfig(ctx.RepoDirectory);
-        if (!config.IsValid)
+        if (ctx.LoadConfig() is not { } config)
         {
-            code = ctx.Fail(config.Diagnostics);
+            code = ExitCodes.Error;
             return null;
         }
 
         // Reading and checking work when recording is off: an old log stays verifiable.
         code = ExitCodes.Ok;
-        return new FileAuditLog(Hosting.AuditDirectory(ctx.RepoDirectory, config.Value!), Hosting.AuditKey());
+        return new FileAuditLog(Hosting.AuditDirectory(ctx.RepoDirectory, config), Hosting.AuditKey());
     }
 
     private static void Print(TextWriter w, AuditRecord record, bool json)

@@ -37,7 +37,7 @@ internal static class AuthCommands
         command.SetAction(async (r, ct) =>
         {
             var ctx = context(r);
-            var config = Config(ctx);
+            var config = ctx.LoadConfig();
             if (config is null)
             {
                 return ExitCodes.Error;
@@ -116,7 +116,7 @@ internal static class AuthCommands
         command.SetAction(async (r, ct) =>
         {
             var ctx = context(r);
-            var config = Config(ctx);
+            var config = ctx.LoadConfig();
             if (config is null)
             {
                 return ExitCodes.Error;
@@ -151,7 +151,7 @@ internal static class AuthCommands
         command.SetAction(async (r, ct) =>
         {
             var ctx = context(r);
-            var config = Config(ctx);
+            var config = ctx.LoadConfig();
             if (config is null)
             {
                 return ExitCodes.Error;
@@ -178,18 +178,6 @@ internal static class AuthCommands
             return ExitCodes.Ok;
         });
         return command;
-    }
-
-    private static RepoConfig? Config(CliContext ctx)
-    {
-        var config = Definitions.RepoLoader.LoadConfig(ctx.RepoDirectory);
-        if (!config.IsValid)
-        {
-            ctx.Fail(config.Diagnostics);
-            return null;
-        }
-
-        return config.Value;
     }
 
     private static string Status(ApiKey k, DateTimeOffset now) =>
