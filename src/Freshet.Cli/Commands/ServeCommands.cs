@@ -53,14 +53,11 @@ internal static class ServeCommands
             };
             if (!config.Auth.Enabled)
             {
+                // Once, on stderr: the server's console log would print the same line a second time.
                 ctx.Err.WriteLine(Freshet.Server.Governance.ApiKeyAuthOptions.OffWarning);
             }
 
             await using var server = await FreshetServer.StartAsync(store, options, ct);
-            if (!config.Auth.Enabled)
-            {
-                Microsoft.Extensions.Logging.LoggerExtensions.LogWarning(server.App.Logger, "{Warning}", Freshet.Server.Governance.ApiKeyAuthOptions.OffWarning);
-            }
 
             ctx.Out.WriteLine($"Serving project '{config.Project}' (registry version {store.Registry.Version}) on http://{options.Host}:{server.HttpPort}" +
                 (server.GrpcPort >= 0 ? $" and gRPC {options.Host}:{server.GrpcPort}" : "") + ". Ctrl+C stops.");
