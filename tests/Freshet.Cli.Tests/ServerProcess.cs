@@ -95,10 +95,13 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     public Task<JsonNode?> GetJsonAsync(string path) => Http.GetFromJsonAsync<JsonNode>(path);
 
-    /// <summary>SIGKILL: no shutdown code runs, as in a power cut of the process.</summary>
-    public async Task KillAsync()
+    /// <summary>
+    /// SIGKILL: no shutdown code runs, as in a power cut of the process. <paramref name="entireProcessTree"/> false
+    /// signals the server alone at once, without first walking the process table for children (it starts none).
+    /// </summary>
+    public async Task KillAsync(bool entireProcessTree = true)
     {
-        _process.Kill(entireProcessTree: true);
+        _process.Kill(entireProcessTree);
         await _process.WaitForExitAsync();
     }
 
