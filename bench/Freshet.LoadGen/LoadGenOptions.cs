@@ -37,6 +37,9 @@ internal sealed record LoadGenOptions
     /// <summary>Events pushed per second while reading, in scenario <c>d</c> and the soak.</summary>
     public double PushRate { get; init; } = 200;
 
+    /// <summary>HTTP/1.1 connections of the push stream (its own client).</summary>
+    public int PushConnections { get; init; } = 16;
+
     /// <summary>gRPC channels (each its own HTTP/2 connection) the gRPC target spreads its calls over; null = <see cref="Connections"/>.</summary>
     public int? GrpcChannels { get; init; }
 
@@ -57,7 +60,7 @@ internal sealed record LoadGenOptions
     public const string Usage = """
         freshet-loadgen [--scenario a,b,c,d|soak] [--store redis|rocksdb|memory] [--connections N] [--grpc-channels N]
                         [--in-flight N] [--warmup S] [--duration S] [--max-duration S] [--timeout S]
-                        [--fractions 0.1,0.5,1] [--max-rate R] [--push-rate R] [--interval S]
+                        [--fractions 0.1,0.5,1] [--max-rate R] [--push-rate R] [--push-connections N] [--interval S]
                         [--targets freshet-http,bare-http,freshet-grpc,redis-mget] [--out DIR] [--charts DIR]
         """;
 
@@ -95,6 +98,9 @@ internal sealed record LoadGenOptions
                     break;
                 case "--grpc-channels":
                     o = o with { GrpcChannels = Positive(name, value, errors) };
+                    break;
+                case "--push-connections":
+                    o = o with { PushConnections = Positive(name, value, errors) };
                     break;
                 case "--push-rate":
                     o = o with { PushRate = double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var p) && p > 0 && p <= 100_000 ? p : Fail(errors, $"--push-rate: '{value}' is not a rate above 0 and at most 100000", 1.0) };

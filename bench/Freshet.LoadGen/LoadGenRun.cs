@@ -45,7 +45,7 @@ internal static class LoadGenRun
         await using var bare = await BareEndpoint.StartAsync(Path, responseBytes, responseType);
         using var bareClient = HttpLoadTarget.Client(bare.Port, options.Connections);
         using var channels = new GrpcChannels(server.GrpcPort, options.GrpcChannels ?? options.Connections);
-        using var pushClient = scenario.Name == "d" ? HttpLoadTarget.Client(server.HttpPort, PushConnections) : null;
+        using var pushClient = scenario.Name == "d" ? HttpLoadTarget.Client(server.HttpPort, options.PushConnections) : null;
         using var probe = pushClient is null ? null : new FreshnessProbe(pushClient, scenario.Store);
         using var redisConnection = redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
 
@@ -67,7 +67,7 @@ internal static class LoadGenRun
         }
 
         var load = LoadAverage();
-        log.WriteLine($"scenario {scenarioName} ({options.Store}): request {scenario.HttpBody.Length} B, response {responseBytes.Length} B; {options.Connections} HTTP connections, {channels.Clients.Count} gRPC channels{(probe is null ? "" : $", {options.PushRate:F0} pushes/s during every run")}; load average {load}");
+        log.WriteLine($"scenario {scenarioName} ({options.Store}): request {scenario.HttpBody.Length} B, response {responseBytes.Length} B; {options.Connections} HTTP connections, {channels.Clients.Count} gRPC channels{(probe is null ? "" : $", {options.PushRate:F0} pushes/s over {options.PushConnections} connections during every run")}; load average {load}");
 
         // Every target must answer correctly before it is timed.
         foreach (var target in targets)
@@ -112,11 +112,9 @@ internal static class LoadGenRun
         {
             GrpcChannels = channels.Clients.Count,
             PushRate = probe is null ? null : options.PushRate,
+            PushConnections = probe is null ? null : options.PushConnections,
         };
     }
-
-    /// <summary>HTTP/1.1 connections of the push stream (its own client, apart from the readers').</summary>
-    public const int PushConnections = 4;
 
     /// <summary>One open-loop run of reads; with a probe, pushes at <paramref name="pushRate"/> over the same window.</summary>
     public static async Task<RunResult> RunWithPushesAsync(ILoadTarget target, RunShape shape, FreshnessProbe? probe, double pushRate, CancellationToken cancellationToken)
@@ -163,6 +161,9 @@ internal sealed record ScenarioReport(
 
     /// <summary>Scenario <c>d</c>: events pushed per second during every run.</summary>
     public double? PushRate { get; init; }
+
+    /// <summary>Scenario <c>d</c>: HTTP connections of the push stream.</summary>
+    public int? PushConnections { get; init; }
 }
 
 /// <summary>

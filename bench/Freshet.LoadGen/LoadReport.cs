@@ -149,6 +149,7 @@ internal static class LoadReport
             ["connections"] = report.Connections,
             ["grpc_channels"] = report.GrpcChannels,
             ["push_rate"] = report.PushRate,
+            ["push_connections"] = report.PushConnections,
             ["closed_loop_in_flight"] = report.InFlight,
             ["max_rate"] = Math.Round(report.MaxRate, 1),
             ["closed_loop_max"] = maxima,

@@ -26,6 +26,7 @@ internal sealed record SoakReport(
     double MaxRate,
     double Rate,
     double PushRate,
+    int PushConnections,
     double IntervalSeconds,
     long LiveHeapBeforeBytes,
     long WorkingSetBeforeBytes,
@@ -69,7 +70,7 @@ internal static class SoakRun
         await using var scenario = await Scenario.CreateAsync("d", redis?.ConnectionString, inMemory: options.Store == "memory");
         await using var server = await FreshetServer.StartAsync(scenario.Store, new FreshetServerOptions { Port = 0, GrpcPort = -1, LogLevel = Microsoft.Extensions.Logging.LogLevel.Critical }, cancellationToken);
         using var readClient = HttpLoadTarget.Client(server.HttpPort, options.Connections);
-        using var pushClient = HttpLoadTarget.Client(server.HttpPort, LoadGenRun.PushConnections);
+        using var pushClient = HttpLoadTarget.Client(server.HttpPort, options.PushConnections);
         var target = new HttpLoadTarget(Names.FreshetHttp, readClient, "/get-online-features", scenario.HttpBody, "application/json");
         using var probe = new FreshnessProbe(pushClient, scenario.Store);
         var first = await target.SendAsync(cancellationToken);
@@ -101,7 +102,7 @@ internal static class SoakRun
             log.WriteLine(Row(interval));
         }
 
-        return new SoakReport(options.Store, options.Connections, maxRate, rate, options.PushRate, options.Interval.TotalSeconds, liveBefore, wsBefore, intervals, load, LoadGenRun.LoadAverage());
+        return new SoakReport(options.Store, options.Connections, maxRate, rate, options.PushRate, options.PushConnections, options.Interval.TotalSeconds, liveBefore, wsBefore, intervals, load, LoadGenRun.LoadAverage());
     }
 
     private static double Mb(long bytes) => bytes / (1024.0 * 1024.0);
@@ -177,6 +178,7 @@ internal static class SoakRun
             ["max_rate"] = Math.Round(r.MaxRate, 1),
             ["read_rate"] = r.Rate,
             ["push_rate"] = r.PushRate,
+            ["push_connections"] = r.PushConnections,
             ["interval_s"] = r.IntervalSeconds,
             ["live_heap_before_bytes"] = r.LiveHeapBeforeBytes,
             ["working_set_before_bytes"] = r.WorkingSetBeforeBytes,
