@@ -40,8 +40,12 @@ internal sealed record LoadGenOptions
     /// <summary>HTTP/1.1 connections of the push stream (its own client).</summary>
     public int PushConnections { get; init; } = 16;
 
-    /// <summary>gRPC channels (each its own HTTP/2 connection) the gRPC target spreads its calls over; null = <see cref="Connections"/>.</summary>
-    public int? GrpcChannels { get; init; }
+    /// <summary>
+    /// gRPC channels (each its own HTTP/2 connection) the gRPC target spreads its calls over; empty = one target
+    /// with <see cref="Connections"/> channels. Several counts make one gRPC target per count
+    /// (<c>freshet-grpc-16ch</c>, <c>freshet-grpc-1ch</c>), measured side by side in one run.
+    /// </summary>
+    public IReadOnlyList<int> GrpcChannels { get; init; } = [];
 
     /// <summary>The soak's reporting interval (its <see cref="Duration"/> is the whole soak).</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(60);
@@ -58,7 +62,7 @@ internal sealed record LoadGenOptions
     public static readonly IReadOnlyList<string> TargetNames = [Names.FreshetHttp, Names.BareHttp, Names.FreshetGrpc, Names.RedisMget];
 
     public const string Usage = """
-        freshet-loadgen [--scenario a,b,c,d|soak] [--store redis|rocksdb|memory] [--connections N] [--grpc-channels N]
+        freshet-loadgen [--scenario a,b,c,d|soak] [--store redis|rocksdb|memory] [--connections N] [--grpc-channels N,...]
                         [--in-flight N] [--warmup S] [--duration S] [--max-duration S] [--timeout S]
                         [--fractions 0.1,0.5,1] [--max-rate R] [--push-rate R] [--push-connections N] [--interval S]
                         [--targets freshet-http,bare-http,freshet-grpc,redis-mget] [--out DIR] [--charts DIR]
@@ -97,7 +101,7 @@ internal sealed record LoadGenOptions
                     o = o with { Connections = Positive(name, value, errors) };
                     break;
                 case "--grpc-channels":
-                    o = o with { GrpcChannels = Positive(name, value, errors) };
+                    o = o with { GrpcChannels = [.. List(value).Select(v => Positive(name, v, errors))] };
                     break;
                 case "--push-connections":
                     o = o with { PushConnections = Positive(name, value, errors) };

@@ -44,7 +44,9 @@ internal static class LoadGenRun
         var responseType = captured.Content.Headers.ContentType?.ToString() ?? JsonType;
         await using var bare = await BareEndpoint.StartAsync(Path, responseBytes, responseType);
         using var bareClient = HttpLoadTarget.Client(bare.Port, options.Connections);
-        using var channels = new GrpcChannels(server.GrpcPort, options.GrpcChannels ?? options.Connections);
+        var channelCounts = options.GrpcChannels.Count == 0 ? [options.Connections] : options.GrpcChannels;
+        var channels = channelCounts.Select(n => new GrpcChannels(server.GrpcPort, n)).ToList();
+        using var disposeChannels = new Disposables(channels);
         using var pushClient = scenario.Name == "d" ? HttpLoadTarget.Client(server.HttpPort, options.PushConnections) : null;
         using var probe = pushClient is null ? null : new FreshnessProbe(pushClient, scenario.Store);
         using var redisConnection = redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
@@ -53,21 +55,22 @@ internal static class LoadGenRun
         {
             new HttpLoadTarget(Names.FreshetHttp, freshetClient, Path, scenario.HttpBody, JsonType),
             new HttpLoadTarget(Names.BareHttp, bareClient, Path, scenario.HttpBody, JsonType),
-            new GrpcLoadTarget(Names.FreshetGrpc, channels.Clients, scenario.GrpcRequest),
         };
+        all.AddRange(channels.Select(c => new GrpcLoadTarget(channels.Count == 1 ? Names.FreshetGrpc : $"{Names.FreshetGrpc}-{c.Clients.Count}ch", c.Clients, scenario.GrpcRequest)));
         if (redisConnection is not null && scenario.RedisKeys.Length > 0)
         {
             all.Add(new RedisMgetTarget(Names.RedisMget, redisConnection.GetDatabase(), scenario.RedisKeys));
         }
 
-        var targets = options.Targets.Count == 0 ? all : [.. all.Where(t => options.Targets.Contains(t.Name))];
+        // --targets freshet-grpc takes every gRPC target (one per --grpc-channels count).
+        var targets = options.Targets.Count == 0 ? all : [.. all.Where(t => options.Targets.Contains(t.Name) || (t.Name.StartsWith(Names.FreshetGrpc, StringComparison.Ordinal) && options.Targets.Contains(Names.FreshetGrpc)))];
         if (!targets.Any(t => t.Name == Names.FreshetHttp) && options.MaxRate is null)
         {
             throw new ArgumentException("without freshet-http among the targets, --max-rate must say the maximum rate", nameof(options));
         }
 
         var load = LoadAverage();
-        log.WriteLine($"scenario {scenarioName} ({options.Store}): request {scenario.HttpBody.Length} B, response {responseBytes.Length} B; {options.Connections} HTTP connections, {channels.Clients.Count} gRPC channels{(probe is null ? "" : $", {options.PushRate:F0} pushes/s over {options.PushConnections} connections during every run")}; load average {load}");
+        log.WriteLine($"scenario {scenarioName} ({options.Store}): request {scenario.HttpBody.Length} B, response {responseBytes.Length} B; {options.Connections} HTTP connections, {string.Join(" and ", channelCounts)} gRPC channels{(probe is null ? "" : $", {options.PushRate:F0} pushes/s over {options.PushConnections} connections during every run")}; load average {load}");
 
         // Every target must answer correctly before it is timed.
         foreach (var target in targets)
@@ -110,7 +113,7 @@ internal static class LoadGenRun
 
         return new ScenarioReport(scenarioName, options.Store, options.Connections, options.InFlight, maxRate, maxima, runs, load, LoadAverage(), responseBytes.Length)
         {
-            GrpcChannels = channels.Clients.Count,
+            GrpcChannels = channelCounts,
             PushRate = probe is null ? null : options.PushRate,
             PushConnections = probe is null ? null : options.PushConnections,
         };
@@ -156,14 +159,26 @@ internal sealed record ScenarioReport(
     string LoadAfter,
     int ResponseBytes)
 {
-    /// <summary>gRPC channels (HTTP/2 connections) of the gRPC target.</summary>
-    public int GrpcChannels { get; init; } = 1;
+    /// <summary>gRPC channels (HTTP/2 connections) of each gRPC target.</summary>
+    public IReadOnlyList<int> GrpcChannels { get; init; } = [1];
 
     /// <summary>Scenario <c>d</c>: events pushed per second during every run.</summary>
     public double? PushRate { get; init; }
 
     /// <summary>Scenario <c>d</c>: HTTP connections of the push stream.</summary>
     public int? PushConnections { get; init; }
+}
+
+/// <summary>Disposes each of a list.</summary>
+internal sealed class Disposables(IEnumerable<IDisposable> items) : IDisposable
+{
+    public void Dispose()
+    {
+        foreach (var item in items)
+        {
+            item.Dispose();
+        }
+    }
 }
 
 /// <summary>

@@ -147,7 +147,7 @@ internal static class LoadReport
             ["scenario"] = report.Scenario,
             ["store"] = report.Store,
             ["connections"] = report.Connections,
-            ["grpc_channels"] = report.GrpcChannels,
+            ["grpc_channels"] = new JsonArray([.. report.GrpcChannels.Select(n => (JsonNode)n)]),
             ["push_rate"] = report.PushRate,
             ["push_connections"] = report.PushConnections,
             ["closed_loop_in_flight"] = report.InFlight,

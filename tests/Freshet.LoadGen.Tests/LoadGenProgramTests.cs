@@ -93,7 +93,7 @@ public sealed class LoadGenProgramTests
             Assert.True(code == 0, error.ToString());
             Assert.Contains("| 20 | freshet-http | 15 | 30 / 30 |", output.ToString(), StringComparison.Ordinal);
             var json = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "loadgen-d-rocksdb.json")))!;
-            Assert.Equal(3, (int)json["grpc_channels"]!);
+            Assert.Equal([3], json["grpc_channels"]!.AsArray().Select(n => (int)n!));
             Assert.Equal(15.0, (double)json["push_rate"]!);
             var runs = json["runs"]!.AsArray();
             Assert.Equal(2, runs.Count);
@@ -159,6 +159,32 @@ public sealed class LoadGenProgramTests
             Assert.Equal(0L, (long)json["read_errors"]!);
             Assert.Equal(0L, (long)json["not_seen"]!);
             Assert.True(File.Exists(Path.Combine(dir, "loadgen-soak-rocksdb.png")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Several_grpc_channel_counts_are_measured_side_by_side_as_targets_of_one_run()
+    {
+        var dir = Directory.CreateTempSubdirectory("freshet-loadgen-test-").FullName;
+        try
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            var code = await LoadGenProgram.RunAsync(
+                ["--scenario", "a", "--store", "rocksdb", "--max-rate", "20", "--fractions", "1", "--warmup", "0", "--duration", "1", "--grpc-channels", "4,1", "--targets", "freshet-http,freshet-grpc", "--timeout", "60", "--out", dir],
+                output,
+                error);
+
+            Assert.True(code == 0, error.ToString());
+            var json = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "loadgen-a-rocksdb.json")))!;
+            Assert.Equal([4, 1], json["grpc_channels"]!.AsArray().Select(n => (int)n!));
+            var runs = json["runs"]!.AsArray();
+            Assert.Equal(["freshet-grpc-1ch", "freshet-grpc-4ch", "freshet-http"], runs.Select(r => (string)r!["target"]!).Order(StringComparer.Ordinal));
+            Assert.All(runs, r => Assert.Equal(20L, (long)r!["ok"]!));
         }
         finally
         {
