@@ -17,7 +17,17 @@ internal sealed record SoakInterval(
     long HeapBytes,
     long LiveHeapBytes,
     long WorkingSetBytes,
-    string LoadAverage);
+    string LoadAverage)
+{
+    /// <summary>
+    /// The generator's own share of <see cref="LiveHeapBytes"/> that grows with the soak: the latency and freshness
+    /// histograms of this interval and every one before it (kept for the report), about 0.8 MB per interval.
+    /// </summary>
+    public long GeneratorHistogramBytes { get; init; }
+
+    /// <summary>The live heap less <see cref="GeneratorHistogramBytes"/>: the server's and the rest of the process's.</summary>
+    public long LiveHeapLessGeneratorBytes => LiveHeapBytes - GeneratorHistogramBytes;
+}
 
 /// <summary>What the soak measured.</summary>
 internal sealed record SoakReport(
@@ -40,6 +50,9 @@ internal sealed record SoakReport(
 
     public long LiveHeapGrowthBytes => Intervals[^1].LiveHeapBytes - Intervals[0].LiveHeapBytes;
 
+    /// <summary>Growth of the live heap less the generator's kept histograms.</summary>
+    public long LiveHeapLessGeneratorGrowthBytes => Intervals[^1].LiveHeapLessGeneratorBytes - Intervals[0].LiveHeapLessGeneratorBytes;
+
     public long WorkingSetGrowthBytes => Intervals[^1].WorkingSetBytes - Intervals[0].WorkingSetBytes;
 
     public long ReadErrors => Intervals.Sum(i => i.Run.ErrorCount);
@@ -57,8 +70,8 @@ internal sealed record SoakReport(
 /// seconds, reported per <c>--interval</c>: read p50/p99/p99.9, freshness p99, errors, and the process's memory at
 /// the interval's end (GC heap size, live heap after a full collection, working set). Each interval is one
 /// open-loop run of reads with its pushes beside it; the next starts when the last answer of the previous one is
-/// in (a gap of one response time). Generator and server are one process, so memory is both of theirs; the
-/// generator keeps nothing from one interval to the next but a few numbers.
+/// in (a gap of one response time). Generator and server are one process, so memory is both of theirs; what the
+/// generator keeps from one interval to the next is its histograms (counted apart, about 0.8 MB per interval).
 /// </summary>
 internal static class SoakRun
 {
@@ -87,6 +100,7 @@ internal static class SoakRun
         log.WriteLine($"soak ({options.Store}): max {maxRate:F0} req/s{(options.MaxRate is null ? $" (closed loop, {options.InFlight} in flight)" : "")}; reads at {rate:F0} req/s + {options.PushRate:F0} pushes/s for {options.Duration.TotalSeconds:F0} s, reported every {options.Interval.TotalSeconds:F0} s; live heap {Mb(liveBefore):F1} MB, working set {Mb(wsBefore):F1} MB; load average {load}");
 
         var intervals = new List<SoakInterval>();
+        long histogramBytes = 0;
         var start = Stopwatch.GetTimestamp();
         var left = options.Duration;
         for (var k = 1; left > TimeSpan.Zero; k++)
@@ -95,9 +109,14 @@ internal static class SoakRun
             left -= length;
             var shape = new RunShape(rate, k == 1 ? options.Warmup : TimeSpan.Zero, length, options.Timeout);
             var run = await LoadGenRun.RunWithPushesAsync(target, shape, probe, options.PushRate, cancellationToken);
+            var f = run.Freshness!;
+            histogramBytes += new[] { run.Latency, run.SendLag, f.Plain, f.Aggregate, f.PushLatency, f.SendLag }.Sum(h => (long)h.GetEstimatedFootprintInBytes());
             var heap = GC.GetGCMemoryInfo().HeapSizeBytes;
             var live = GC.GetTotalMemory(forceFullCollection: true);
-            var interval = new SoakInterval(k, Stopwatch.GetElapsedTime(start).TotalSeconds, run, heap, live, Environment.WorkingSet, LoadGenRun.LoadAverage());
+            var interval = new SoakInterval(k, Stopwatch.GetElapsedTime(start).TotalSeconds, run, heap, live, Environment.WorkingSet, LoadGenRun.LoadAverage())
+            {
+                GeneratorHistogramBytes = histogramBytes,
+            };
             intervals.Add(interval);
             log.WriteLine(Row(interval));
         }
@@ -136,7 +155,7 @@ internal static class SoakRun
     public static string Summary(SoakReport r) => string.Create(CultureInfo.InvariantCulture, $"""
         read p99 drift (last interval / first): {r.Intervals[^1].Run.Ms(99):F3} / {r.Intervals[0].Run.Ms(99):F3} ms = {r.P99Drift:F2}
         freshness p99 drift (last / first): {r.FreshnessP99Drift:F2}
-        live heap growth (last interval - first): {Mb(r.LiveHeapGrowthBytes):+0.0;-0.0} MB ({Mb(r.Intervals[0].LiveHeapBytes):F1} -> {Mb(r.Intervals[^1].LiveHeapBytes):F1}); working set growth {Mb(r.WorkingSetGrowthBytes):+0.0;-0.0} MB ({Mb(r.Intervals[0].WorkingSetBytes):F1} -> {Mb(r.Intervals[^1].WorkingSetBytes):F1})
+        live heap growth (last interval - first): {Mb(r.LiveHeapGrowthBytes):+0.0;-0.0} MB ({Mb(r.Intervals[0].LiveHeapBytes):F1} -> {Mb(r.Intervals[^1].LiveHeapBytes):F1}), of which the generator's kept histograms {Mb(r.Intervals[^1].GeneratorHistogramBytes - r.Intervals[0].GeneratorHistogramBytes):+0.0;-0.0} MB; without them {Mb(r.LiveHeapLessGeneratorGrowthBytes):+0.0;-0.0} MB; working set growth {Mb(r.WorkingSetGrowthBytes):+0.0;-0.0} MB ({Mb(r.Intervals[0].WorkingSetBytes):F1} -> {Mb(r.Intervals[^1].WorkingSetBytes):F1})
         errors: reads {r.ReadErrors}, pushes {r.PushErrors}, pushed events not seen {r.NotSeen}
 
         """);
@@ -165,6 +184,8 @@ internal static class SoakRun
                 ["freshness"] = LoadReport.FreshnessJson(i.Run.Freshness!),
                 ["gc_heap_bytes"] = i.HeapBytes,
                 ["live_heap_bytes"] = i.LiveHeapBytes,
+                ["generator_histogram_bytes"] = i.GeneratorHistogramBytes,
+                ["live_heap_less_generator_bytes"] = i.LiveHeapLessGeneratorBytes,
                 ["working_set_bytes"] = i.WorkingSetBytes,
                 ["load_average"] = i.LoadAverage,
             });
@@ -185,6 +206,7 @@ internal static class SoakRun
             ["read_p99_drift"] = Math.Round(r.P99Drift, 3),
             ["freshness_p99_drift"] = Math.Round(r.FreshnessP99Drift, 3),
             ["live_heap_growth_bytes"] = r.LiveHeapGrowthBytes,
+            ["live_heap_less_generator_growth_bytes"] = r.LiveHeapLessGeneratorGrowthBytes,
             ["working_set_growth_bytes"] = r.WorkingSetGrowthBytes,
             ["read_errors"] = r.ReadErrors,
             ["push_errors"] = r.PushErrors,

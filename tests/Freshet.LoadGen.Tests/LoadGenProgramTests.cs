@@ -152,7 +152,14 @@ public sealed class LoadGenProgramTests
                 Assert.True((long)i["live_heap_bytes"]! > 0);
                 Assert.True((long)i["gc_heap_bytes"]! > 0);
                 Assert.True((long)i["working_set_bytes"]! > 0);
+                Assert.Equal((long)i["live_heap_bytes"]! - (long)i["generator_histogram_bytes"]!, (long)i["live_heap_less_generator_bytes"]!);
             }
+
+            // The generator keeps each interval's six histograms: its share grows by the same amount each interval.
+            var kept = intervals.Select(i => (long)i!["generator_histogram_bytes"]!).ToArray();
+            Assert.True(kept[0] > 0);
+            Assert.Equal(kept[0] * 2, kept[1]);
+            Assert.Equal(kept[0] * 3, kept[2]);
 
             Assert.True((double)json["read_p99_drift"]! > 0);
             Assert.Equal((long)intervals[2]!["live_heap_bytes"]! - (long)intervals[0]!["live_heap_bytes"]!, (long)json["live_heap_growth_bytes"]!);
