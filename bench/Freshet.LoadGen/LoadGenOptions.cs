@@ -7,7 +7,10 @@ internal sealed record LoadGenOptions
 {
     public IReadOnlyList<string> Scenarios { get; init; } = ["a"];
 
-    /// <summary><c>redis</c> (a local redis-server is started, and raw MGET is a baseline) or <c>rocksdb</c> (embedded).</summary>
+    /// <summary>
+    /// <c>redis</c> (a local redis-server is started, and raw MGET is a baseline), <c>rocksdb</c> (embedded, every
+    /// write synced) or <c>memory</c> (in-process, not durable: a comparison without the disk).
+    /// </summary>
     public string Store { get; init; } = "redis";
 
     public int Connections { get; init; } = 16;
@@ -31,17 +34,38 @@ internal sealed record LoadGenOptions
     /// <summary>Targets to run; empty = every one the store allows.</summary>
     public IReadOnlyList<string> Targets { get; init; } = [];
 
+    /// <summary>Events pushed per second while reading, in scenario <c>d</c> and the soak.</summary>
+    public double PushRate { get; init; } = 200;
+
+    /// <summary>HTTP/1.1 connections of the push stream (its own client).</summary>
+    public int PushConnections { get; init; } = 16;
+
+    /// <summary>
+    /// gRPC channels (each its own HTTP/2 connection) the gRPC target spreads its calls over; empty = one target
+    /// with <see cref="Connections"/> channels. Several counts make one gRPC target per count
+    /// (<c>freshet-grpc-16ch</c>, <c>freshet-grpc-1ch</c>), measured side by side in one run.
+    /// </summary>
+    public IReadOnlyList<int> GrpcChannels { get; init; } = [];
+
+    /// <summary>The soak's reporting interval (its <see cref="Duration"/> is the whole soak).</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(60);
+
     public string OutDirectory { get; init; } = "loadgen-out";
 
     public string? ChartDirectory { get; init; }
 
+    /// <summary>The soak: not a scenario of the sweep, but accepted by <c>--scenario</c>.</summary>
+    public const string Soak = "soak";
+
+    public static readonly IReadOnlyList<string> ScenarioNames = [.. Scenario.Names, Soak];
+
     public static readonly IReadOnlyList<string> TargetNames = [Names.FreshetHttp, Names.BareHttp, Names.FreshetGrpc, Names.RedisMget];
 
     public const string Usage = """
-        freshet-loadgen [--scenario a,b] [--store redis|rocksdb] [--connections N] [--in-flight N]
-                        [--warmup S] [--duration S] [--max-duration S] [--timeout S] [--fractions 0.1,0.5,1]
-                        [--max-rate R] [--targets freshet-http,bare-http,freshet-grpc,redis-mget]
-                        [--out DIR] [--charts DIR]
+        freshet-loadgen [--scenario a,b,c,d|soak] [--store redis|rocksdb|memory] [--connections N] [--grpc-channels N,...]
+                        [--in-flight N] [--warmup S] [--duration S] [--max-duration S] [--timeout S]
+                        [--fractions 0.1,0.5,1] [--max-rate R] [--push-rate R] [--push-connections N] [--interval S]
+                        [--targets freshet-http,bare-http,freshet-grpc,redis-mget] [--out DIR] [--charts DIR]
         """;
 
     public static (LoadGenOptions? Options, IReadOnlyList<string> Errors) Parse(IReadOnlyList<string> args)
@@ -62,19 +86,31 @@ internal sealed record LoadGenOptions
             {
                 case "--scenario":
                     var scenarios = List(value);
-                    errors.AddRange(scenarios.Where(s => !Scenario.Names.Contains(s)).Select(s => $"--scenario: unknown scenario '{s}' (known: {string.Join(", ", Scenario.Names)})"));
+                    errors.AddRange(scenarios.Where(s => !ScenarioNames.Contains(s)).Select(s => $"--scenario: unknown scenario '{s}' (known: {string.Join(", ", ScenarioNames)})"));
                     o = o with { Scenarios = scenarios };
                     break;
                 case "--store":
-                    if (value is not ("redis" or "rocksdb"))
+                    if (value is not ("redis" or "rocksdb" or "memory"))
                     {
-                        errors.Add($"--store: must be redis or rocksdb, not '{value}'");
+                        errors.Add($"--store: must be redis, rocksdb or memory, not '{value}'");
                     }
 
                     o = o with { Store = value };
                     break;
                 case "--connections":
                     o = o with { Connections = Positive(name, value, errors) };
+                    break;
+                case "--grpc-channels":
+                    o = o with { GrpcChannels = [.. List(value).Select(v => Positive(name, v, errors))] };
+                    break;
+                case "--push-connections":
+                    o = o with { PushConnections = Positive(name, value, errors) };
+                    break;
+                case "--push-rate":
+                    o = o with { PushRate = double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var p) && p > 0 && p <= 100_000 ? p : Fail(errors, $"--push-rate: '{value}' is not a rate above 0 and at most 100000", 1.0) };
+                    break;
+                case "--interval":
+                    o = o with { Interval = Seconds(name, value, errors, allowZero: false) };
                     break;
                 case "--in-flight":
                     o = o with { InFlight = Positive(name, value, errors) };
@@ -131,6 +167,11 @@ internal sealed record LoadGenOptions
         if (o.Store != "redis" && o.Targets.Contains(Names.RedisMget))
         {
             errors.Add("--targets: redis-mget needs --store redis");
+        }
+
+        if (o.Scenarios.Contains(Soak) && o.Interval > o.Duration)
+        {
+            errors.Add($"--interval: the soak's interval ({o.Interval.TotalSeconds:F0} s) is longer than its --duration ({o.Duration.TotalSeconds:F0} s)");
         }
 
         return errors.Count == 0 ? (o, errors) : (null, errors);

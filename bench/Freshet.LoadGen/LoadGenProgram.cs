@@ -25,9 +25,21 @@ internal static class LoadGenProgram
 
         foreach (var scenario in options.Scenarios)
         {
+            if (scenario == LoadGenOptions.Soak)
+            {
+                var soak = await SoakRun.RunAsync(options, output);
+                output.WriteLine();
+                output.Write(SoakRun.Table(soak));
+                output.Write(SoakRun.Summary(soak));
+                output.WriteLine($"json: {await SoakRun.WriteJsonAsync(soak, options.OutDirectory)}");
+                output.WriteLine($"chart: {SoakRun.WriteChart(soak, options.ChartDirectory ?? options.OutDirectory)}");
+                continue;
+            }
+
             var report = await LoadGenRun.RunScenarioAsync(scenario, options, output);
             output.WriteLine();
             output.Write(LoadReport.Table(report));
+            output.Write(LoadReport.FreshnessTable(report));
             output.WriteLine(Ratios.Describe(report));
             output.WriteLine($"json: {await LoadReport.WriteJsonAsync(report, options.OutDirectory)}");
             output.WriteLine($"chart: {LoadReport.WriteChart(report, options.ChartDirectory ?? options.OutDirectory)}");

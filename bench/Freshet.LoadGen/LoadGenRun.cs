@@ -17,7 +17,7 @@ internal static class LoadGenRun
     public static async Task<ScenarioReport> RunScenarioAsync(string scenarioName, LoadGenOptions options, TextWriter log, CancellationToken cancellationToken = default)
     {
         using var redis = options.Store == "redis" ? BenchRedis.Start() : null;
-        await using var scenario = await Scenario.CreateAsync(scenarioName, redis?.ConnectionString);
+        await using var scenario = await Scenario.CreateAsync(scenarioName, redis?.ConnectionString, inMemory: options.Store == "memory");
         // Failed requests are counted by kind; the server's own log of each would flood the table under overload.
         await using var server = await FreshetServer.StartAsync(scenario.Store, new FreshetServerOptions { Port = 0, GrpcPort = 0, LogLevel = Microsoft.Extensions.Logging.LogLevel.Critical }, cancellationToken);
         using var freshetClient = HttpLoadTarget.Client(server.HttpPort, options.Connections);
@@ -44,31 +44,33 @@ internal static class LoadGenRun
         var responseType = captured.Content.Headers.ContentType?.ToString() ?? JsonType;
         await using var bare = await BareEndpoint.StartAsync(Path, responseBytes, responseType);
         using var bareClient = HttpLoadTarget.Client(bare.Port, options.Connections);
-        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{server.GrpcPort}", new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, MaxConnectionsPerServer = options.Connections, UseProxy = false },
-        });
+        var channelCounts = options.GrpcChannels.Count == 0 ? [options.Connections] : options.GrpcChannels;
+        var channels = channelCounts.Select(n => new GrpcChannels(server.GrpcPort, n)).ToList();
+        using var disposeChannels = new Disposables(channels);
+        using var pushClient = scenario.Name == "d" ? HttpLoadTarget.Client(server.HttpPort, options.PushConnections) : null;
+        using var probe = pushClient is null ? null : new FreshnessProbe(pushClient, scenario.Store);
         using var redisConnection = redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
 
         var all = new List<ILoadTarget>
         {
             new HttpLoadTarget(Names.FreshetHttp, freshetClient, Path, scenario.HttpBody, JsonType),
             new HttpLoadTarget(Names.BareHttp, bareClient, Path, scenario.HttpBody, JsonType),
-            new GrpcLoadTarget(Names.FreshetGrpc, new ServingService.ServingServiceClient(channel), scenario.GrpcRequest),
         };
+        all.AddRange(channels.Select(c => new GrpcLoadTarget(channels.Count == 1 ? Names.FreshetGrpc : $"{Names.FreshetGrpc}-{c.Clients.Count}ch", c.Clients, scenario.GrpcRequest)));
         if (redisConnection is not null && scenario.RedisKeys.Length > 0)
         {
             all.Add(new RedisMgetTarget(Names.RedisMget, redisConnection.GetDatabase(), scenario.RedisKeys));
         }
 
-        var targets = options.Targets.Count == 0 ? all : [.. all.Where(t => options.Targets.Contains(t.Name))];
+        // --targets freshet-grpc takes every gRPC target (one per --grpc-channels count).
+        var targets = options.Targets.Count == 0 ? all : [.. all.Where(t => options.Targets.Contains(t.Name) || (t.Name.StartsWith(Names.FreshetGrpc, StringComparison.Ordinal) && options.Targets.Contains(Names.FreshetGrpc)))];
         if (!targets.Any(t => t.Name == Names.FreshetHttp) && options.MaxRate is null)
         {
             throw new ArgumentException("without freshet-http among the targets, --max-rate must say the maximum rate", nameof(options));
         }
 
         var load = LoadAverage();
-        log.WriteLine($"scenario {scenarioName} ({options.Store}): request {scenario.HttpBody.Length} B, response {responseBytes.Length} B; {options.Connections} connections; load average {load}");
+        log.WriteLine($"scenario {scenarioName} ({options.Store}): request {scenario.HttpBody.Length} B, response {responseBytes.Length} B; {options.Connections} HTTP connections, {string.Join(" and ", channelCounts)} gRPC channels{(probe is null ? "" : $", {options.PushRate:F0} pushes/s over {options.PushConnections} connections during every run")}; load average {load}");
 
         // Every target must answer correctly before it is timed.
         foreach (var target in targets)
@@ -99,13 +101,36 @@ internal static class LoadGenRun
             for (var k = 0; k < targets.Count; k++)
             {
                 var target = targets[(k + step) % targets.Count];
-                var result = await OpenLoopRunner.RunAsync(target, new RunShape(rate, options.Warmup, options.Duration, options.Timeout), cancellationToken);
+                var result = await RunWithPushesAsync(target, new RunShape(rate, options.Warmup, options.Duration, options.Timeout), probe, options.PushRate, cancellationToken);
                 runs.Add(result);
                 log.WriteLine($"  {options.Fractions[step],5:P0} {LoadReport.Row(result)}");
+                if (result.Freshness is { } f)
+                {
+                    log.WriteLine($"        {LoadReport.FreshnessRow(f)}");
+                }
             }
         }
 
-        return new ScenarioReport(scenarioName, options.Store, options.Connections, options.InFlight, maxRate, maxima, runs, load, LoadAverage(), responseBytes.Length);
+        return new ScenarioReport(scenarioName, options.Store, options.Connections, options.InFlight, maxRate, maxima, runs, load, LoadAverage(), responseBytes.Length)
+        {
+            GrpcChannels = channelCounts,
+            PushRate = probe is null ? null : options.PushRate,
+            PushConnections = probe is null ? null : options.PushConnections,
+        };
+    }
+
+    /// <summary>One open-loop run of reads; with a probe, pushes at <paramref name="pushRate"/> over the same window.</summary>
+    public static async Task<RunResult> RunWithPushesAsync(ILoadTarget target, RunShape shape, FreshnessProbe? probe, double pushRate, CancellationToken cancellationToken)
+    {
+        if (probe is null)
+        {
+            return await OpenLoopRunner.RunAsync(target, shape, cancellationToken);
+        }
+
+        var pushes = probe.RunAsync(new PushShape(pushRate, shape.Warmup, shape.Duration, shape.Timeout), cancellationToken);
+        var reads = OpenLoopRunner.RunAsync(target, shape, cancellationToken);
+        var result = await reads;
+        return result with { Freshness = await pushes };
     }
 
     public static string LoadAverage()
@@ -132,4 +157,59 @@ internal sealed record ScenarioReport(
     IReadOnlyList<RunResult> Runs,
     string LoadBefore,
     string LoadAfter,
-    int ResponseBytes);
+    int ResponseBytes)
+{
+    /// <summary>gRPC channels (HTTP/2 connections) of each gRPC target.</summary>
+    public IReadOnlyList<int> GrpcChannels { get; init; } = [1];
+
+    /// <summary>Scenario <c>d</c>: events pushed per second during every run.</summary>
+    public double? PushRate { get; init; }
+
+    /// <summary>Scenario <c>d</c>: HTTP connections of the push stream.</summary>
+    public int? PushConnections { get; init; }
+}
+
+/// <summary>Disposes each of a list.</summary>
+internal sealed class Disposables(IEnumerable<IDisposable> items) : IDisposable
+{
+    public void Dispose()
+    {
+        foreach (var item in items)
+        {
+            item.Dispose();
+        }
+    }
+}
+
+/// <summary>
+/// <c>N</c> gRPC channels to one server, each with its own handler and so its own HTTP/2 connection: with one
+/// channel every call shares one TCP connection (a second opens only past 100 concurrent streams), against 16
+/// HTTP/1.1 connections for the HTTP targets; the default count matches them.
+/// </summary>
+internal sealed class GrpcChannels : IDisposable
+{
+    private readonly List<GrpcChannel> _channels = [];
+
+    public GrpcChannels(int port, int count)
+    {
+        for (var c = 0; c < count; c++)
+        {
+            _channels.Add(GrpcChannel.ForAddress($"http://127.0.0.1:{port}", new GrpcChannelOptions
+            {
+                HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, UseProxy = false },
+            }));
+        }
+
+        Clients = [.. _channels.Select(c => new ServingService.ServingServiceClient(c))];
+    }
+
+    public IReadOnlyList<ServingService.ServingServiceClient> Clients { get; }
+
+    public void Dispose()
+    {
+        foreach (var channel in _channels)
+        {
+            channel.Dispose();
+        }
+    }
+}

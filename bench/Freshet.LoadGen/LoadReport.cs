@@ -19,6 +19,71 @@ internal static class LoadReport
             $"{r.Target,-13} offered {r.OfferedRate,8:F0}/s  got {r.Throughput,8:F0}/s  p50 {r.Ms(50),8:F3}  p90 {r.Ms(90),8:F3}  p99 {r.Ms(99),8:F3}  p99.9 {r.Ms(99.9),8:F3}  max {r.MaxMs,8:F3} ms  lag p99 {r.SendLag.GetValueAtPercentile(99) / 1000.0,6:F2} ms  errors {errors}");
     }
 
+    public static string FreshnessRow(FreshnessResult f)
+    {
+        var errors = f.PushErrors.Count == 0 ? "0" : string.Join(' ', f.PushErrors.Select(e => $"{e.Key}={e.Value}"));
+        return string.Create(CultureInfo.InvariantCulture,
+            $"pushes {f.Acked}/{f.Scheduled} at {f.Rate:F0}/s  freshness p50 {FreshnessResult.Ms(f.Plain, 50),7:F3}  p99 {FreshnessResult.Ms(f.Plain, 99),7:F3}  p99.9 {FreshnessResult.Ms(f.Plain, 99.9),7:F3} ms  aggregate p50 {FreshnessResult.Ms(f.Aggregate, 50),7:F3}  p99 {FreshnessResult.Ms(f.Aggregate, 99),7:F3} ms  push p99 {FreshnessResult.Ms(f.PushLatency, 99),7:F3} ms  not seen {f.NotSeen}  push errors {errors}");
+    }
+
+    /// <summary>Scenario <c>d</c>: the freshness of the pushes made during each run, as a Markdown table.</summary>
+    public static string FreshnessTable(ScenarioReport report)
+    {
+        var sb = new StringBuilder();
+        if (!report.Runs.Any(r => r.Freshness is not null))
+        {
+            return "";
+        }
+
+        sb.AppendLine("| offered read/s | reads by | pushes/s | pushes acked / sent | freshness p50 ms | p90 | p99 | p99.9 | max | aggregate p50 ms | p99 | p99.9 | push answer p99 ms | not seen | push errors |");
+        sb.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        foreach (var r in report.Runs.Where(r => r.Freshness is not null).OrderBy(r => r.OfferedRate).ThenBy(r => r.Target, StringComparer.Ordinal))
+        {
+            var f = r.Freshness!;
+            var errors = f.PushErrors.Count == 0 ? "0" : string.Join(", ", f.PushErrors.Select(e => $"{e.Key} {e.Value}"));
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"| {r.OfferedRate:F0} | {r.Target} | {f.Rate:F0} | {f.Acked} / {f.Scheduled} | {FreshnessResult.Ms(f.Plain, 50):F3} | {FreshnessResult.Ms(f.Plain, 90):F3} | {FreshnessResult.Ms(f.Plain, 99):F3} | {FreshnessResult.Ms(f.Plain, 99.9):F3} | {FreshnessResult.MaxMs(f.Plain):F3} | {FreshnessResult.Ms(f.Aggregate, 50):F3} | {FreshnessResult.Ms(f.Aggregate, 99):F3} | {FreshnessResult.Ms(f.Aggregate, 99.9):F3} | {FreshnessResult.Ms(f.PushLatency, 99):F3} | {f.NotSeen} | {errors} |");
+        }
+
+        return sb.ToString();
+    }
+
+    public static JsonObject FreshnessJson(FreshnessResult f)
+    {
+        var errors = new JsonObject();
+        foreach (var (kind, count) in f.PushErrors)
+        {
+            errors[kind] = count;
+        }
+
+        return new JsonObject
+        {
+            ["push_rate"] = Math.Round(f.Rate, 1),
+            ["pushes_sent"] = f.Scheduled,
+            ["pushes_acked"] = f.Acked,
+            ["push_errors"] = errors,
+            ["not_seen"] = f.NotSeen,
+            ["seen_plain"] = f.Plain.TotalCount,
+            ["seen_aggregate"] = f.Aggregate.TotalCount,
+            ["freshness_ms"] = PercentilesJson(f.Plain),
+            ["aggregate_freshness_ms"] = PercentilesJson(f.Aggregate),
+            ["push_latency_ms"] = PercentilesJson(f.PushLatency),
+            ["push_send_lag_p99_ms"] = Round(f.SendLag.GetValueAtPercentile(99) / 1000.0),
+        };
+    }
+
+    internal static JsonObject PercentilesJson(HdrHistogram.LongHistogram h)
+    {
+        var o = new JsonObject();
+        for (var p = 0; p < Percentiles.Length; p++)
+        {
+            o[Percentiles[p]] = Round(FreshnessResult.Ms(h, PercentileValues[p]));
+        }
+
+        o["max"] = Round(FreshnessResult.MaxMs(h));
+        return o;
+    }
+
     public static string Table(ScenarioReport report)
     {
         var sb = new StringBuilder();
@@ -51,7 +116,7 @@ internal static class LoadReport
                 errors[kind] = count;
             }
 
-            runs.Add(new JsonObject
+            var run = new JsonObject
             {
                 ["target"] = r.Target,
                 ["offered_rate"] = Math.Round(r.OfferedRate, 1),
@@ -62,7 +127,13 @@ internal static class LoadReport
                 ["send_lag_p99_ms"] = Round(r.SendLag.GetValueAtPercentile(99) / 1000.0),
                 ["errors"] = errors,
                 ["error_count"] = r.ErrorCount,
-            });
+            };
+            if (r.Freshness is not null)
+            {
+                run["freshness"] = FreshnessJson(r.Freshness);
+            }
+
+            runs.Add(run);
         }
 
         var maxima = new JsonObject();
@@ -76,6 +147,9 @@ internal static class LoadReport
             ["scenario"] = report.Scenario,
             ["store"] = report.Store,
             ["connections"] = report.Connections,
+            ["grpc_channels"] = new JsonArray([.. report.GrpcChannels.Select(n => (JsonNode)n)]),
+            ["push_rate"] = report.PushRate,
+            ["push_connections"] = report.PushConnections,
             ["closed_loop_in_flight"] = report.InFlight,
             ["max_rate"] = Math.Round(report.MaxRate, 1),
             ["closed_loop_max"] = maxima,
@@ -83,6 +157,7 @@ internal static class LoadReport
             ["load_average_before"] = report.LoadBefore,
             ["load_average_after"] = report.LoadAfter,
             ["latency_unit"] = "ms from the request's scheduled time to its completion",
+            ["freshness_unit"] = "ms from sending a push to the completion of the first read that returned its event",
             ["runs"] = runs,
         };
     }
@@ -120,6 +195,15 @@ internal static class LoadReport
             p50.Color = palette.GetColor(t);
             p50.LinePattern = LinePattern.Dashed;
             p50.LegendText = $"{targets[t]} p50";
+            var fresh = runs.Where(r => r.Freshness is { Plain.TotalCount: > 0 }).ToList();
+            if (fresh.Count > 0)
+            {
+                var f99 = plot.Add.Scatter(fresh.Select(r => r.OfferedRate).ToArray(), fresh.Select(r => Log(FreshnessResult.Ms(r.Freshness!.Plain, 99))).ToArray());
+                f99.Color = palette.GetColor(t);
+                f99.LinePattern = LinePattern.Dotted;
+                f99.MarkerShape = MarkerShape.OpenSquare;
+                f99.LegendText = $"freshness p99 (pushes during {targets[t]} runs)";
+            }
         }
 
         // Log scale: sub-millisecond medians and multi-second stalls of a loaded machine on one chart.

@@ -53,13 +53,19 @@ internal sealed class HttpLoadTarget(string name, HttpClient client, string path
     };
 }
 
-/// <summary>Feast's gRPC <c>GetOnlineFeatures</c> with one fixed request; success is an OK status.</summary>
-internal sealed class GrpcLoadTarget(string name, ServingService.ServingServiceClient client, GetOnlineFeaturesRequest request) : ILoadTarget
+/// <summary>
+/// Feast's gRPC <c>GetOnlineFeatures</c> with one fixed request; success is an OK status. Calls go round robin over
+/// <paramref name="clients"/> (one per channel, each channel its own HTTP/2 connection).
+/// </summary>
+internal sealed class GrpcLoadTarget(string name, IReadOnlyList<ServingService.ServingServiceClient> clients, GetOnlineFeaturesRequest request) : ILoadTarget
 {
+    private long _next;
+
     public string Name { get; } = name;
 
     public async ValueTask<string?> SendAsync(CancellationToken cancellationToken)
     {
+        var client = clients[(int)((ulong)Interlocked.Increment(ref _next) % (ulong)clients.Count)];
         try
         {
             using var call = client.GetOnlineFeaturesAsync(request, cancellationToken: cancellationToken);

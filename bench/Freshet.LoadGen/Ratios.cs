@@ -14,9 +14,12 @@ internal static class Ratios
             sb.AppendLine(CultureInfo.InvariantCulture, $"throughput freshet-http / bare-http (closed loop max): {freshet / bare:F2} (goal >= 0.8)");
         }
 
-        if (report.ClosedLoopMax.TryGetValue(Names.FreshetGrpc, out var grpc) && freshet > 0)
+        foreach (var (name, grpc) in report.ClosedLoopMax.Where(m => IsGrpc(m.Key)))
         {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"throughput freshet-grpc / freshet-http (closed loop max): {grpc / freshet:F2}");
+            if (freshet > 0)
+            {
+                sb.AppendLine(CultureInfo.InvariantCulture, $"throughput {name} / freshet-http (closed loop max): {grpc / freshet:F2}");
+            }
         }
 
         var half = Nearest(report, 0.5);
@@ -25,7 +28,10 @@ internal static class Ratios
             var p99 = report.Runs.Where(r => r.OfferedRate == half.Value && r.Latency.TotalCount > 0).ToDictionary(r => r.Target, r => r.Ms(99), StringComparer.Ordinal);
             if (p99.TryGetValue(Names.FreshetHttp, out var f))
             {
-                foreach (var (other, goal) in new[] { (Names.BareHttp, " (goal <= 1.5)"), (Names.FreshetGrpc, ""), (Names.RedisMget, "") })
+                var others = new List<(string, string)> { (Names.BareHttp, " (goal <= 1.5)") };
+                others.AddRange(p99.Keys.Where(IsGrpc).Order(StringComparer.Ordinal).Select(g => (g, "")));
+                others.Add((Names.RedisMget, ""));
+                foreach (var (other, goal) in others)
                 {
                     if (p99.TryGetValue(other, out var o) && o > 0)
                     {
@@ -37,6 +43,8 @@ internal static class Ratios
 
         return sb.ToString();
     }
+
+    private static bool IsGrpc(string target) => target.StartsWith(Names.FreshetGrpc, StringComparison.Ordinal);
 
     /// <summary>The offered rate closest to <paramref name="fraction"/> of the maximum.</summary>
     public static double? Nearest(ScenarioReport report, double fraction)

@@ -19,6 +19,9 @@ internal sealed record RunResult(
 {
     public long ErrorCount => Scheduled - Ok;
 
+    /// <summary>Scenario <c>d</c> and the soak: the pushes made during this run and their freshness.</summary>
+    public FreshnessResult? Freshness { get; init; }
+
     /// <summary>The latency at <paramref name="percentile"/> (0-100) in milliseconds; NaN when nothing succeeded.</summary>
     public double Ms(double percentile) => Latency.TotalCount == 0 ? double.NaN : Latency.GetValueAtPercentile(percentile) / 1000.0;
 

@@ -23,6 +23,12 @@ namespace Freshet.LoadGen;
 /// windows (<c>count</c> 1h, <c>sum(amount)</c> 1d, <c>mean(amount)</c> 7d) and 2 on-demand features of a
 /// request field and those aggregates. Its rows are tiles, not one key per entity, so it has no raw Redis
 /// baseline (<see cref="RedisKeys"/> is empty).</item>
+/// <item><c>d</c>: reads while pushing. Push source <c>tx</c> (<c>user_id</c>, <c>seq</c>, <c>amount</c>, <c>ts</c>)
+/// feeds the plain view <c>latest</c> (<c>seq</c>, <c>amount</c>) and the aggregation view <c>tx_stats</c>
+/// (<c>count</c> over 1h). The read is 1 entity (<c>user_id</c> 0, which the pushes never touch, so its answer
+/// stays fixed) x <c>latest:seq</c>, <c>latest:amount</c>, <c>tx_stats:count_1h</c>; a
+/// <see cref="FreshnessProbe"/> pushes to the entities 1..<see cref="FreshnessProbe.ProbeEntities"/>. No raw
+/// Redis baseline (tiles).</item>
 /// </list>
 /// Each view holds <see cref="Entities"/> rows; the request names fixed entities spread over them.
 /// </summary>
@@ -57,16 +63,20 @@ internal sealed class Scenario : IAsyncDisposable
     /// <summary>The keys of the request in the Redis layout (meaningful with a Redis store).</summary>
     public RedisKey[] RedisKeys { get; }
 
-    public static readonly IReadOnlyList<string> Names = ["a", "b", "c"];
+    public static readonly IReadOnlyList<string> Names = ["a", "b", "c", "d"];
 
-    /// <summary>Builds scenario <paramref name="name"/> over a RocksDB store in a temp directory, or over Redis at <paramref name="redis"/>.</summary>
-    public static async Task<Scenario> CreateAsync(string name, string? redis)
+    /// <summary>
+    /// Builds scenario <paramref name="name"/> over a RocksDB store in a temp directory, over Redis at
+    /// <paramref name="redis"/>, or (<paramref name="inMemory"/>) over the in-memory store; <paramref name="wrap"/>,
+    /// when given, wraps the online store (tests delay writes).
+    /// </summary>
+    public static async Task<Scenario> CreateAsync(string name, string? redis, Func<IOnlineStore, IOnlineStore>? wrap = null, bool inMemory = false)
     {
         var (views, requestEntities) = name switch
         {
             "a" => (1, 1),
             "b" => (5, 100),
-            "c" => (0, 1),
+            "c" or "d" => (0, 1),
             _ => throw new ArgumentException($"unknown scenario '{name}' (known: {string.Join(", ", Names)})", nameof(name)),
         };
 
@@ -76,15 +86,29 @@ internal sealed class Scenario : IAsyncDisposable
         {
             online = RedisOnlineStore.Connect(redis);
         }
+        else if (inMemory)
+        {
+            online = new InMemoryOnlineStore();
+        }
         else
         {
             directory = Directory.CreateTempSubdirectory("freshet-loadgen-").FullName;
             online = RocksDbOnlineStore.Open(directory);
         }
 
+        if (wrap is not null)
+        {
+            online = wrap(online);
+        }
+
         if (name == "c")
         {
             return await CreateServiceScenarioAsync(online, directory);
+        }
+
+        if (name == "d")
+        {
+            return await CreatePushScenarioAsync(online, directory);
         }
 
         var builder = new RepoBuilder("loadgen").Add(new Entity("user", [new JoinKey("user_id", FeatureType.Of(ScalarKind.Int64))]));
@@ -203,6 +227,45 @@ internal sealed class Scenario : IAsyncDisposable
         grpc.Entities["user_id"] = new RepeatedValue { Val = { new Value { Int64Val = Id } } };
         grpc.RequestContext["amount"] = new RepeatedValue { Val = { new Value { DoubleVal = 42.5 } } };
         return new Scenario("c", store, online, directory, Encoding.UTF8.GetBytes(json), grpc, []);
+    }
+
+    private static async Task<Scenario> CreatePushScenarioAsync(IOnlineStore online, string? directory)
+    {
+        var repo = new RepoBuilder("loadgen")
+            .Add(new Entity("user", [new JoinKey("user_id", FeatureType.Of(ScalarKind.Int64))]))
+            .Add(new PushSource(FreshnessProbe.Source)
+            {
+                TimestampField = "ts",
+                Schema =
+                [
+                    new("user_id", FeatureType.Of(ScalarKind.Int64)), new("seq", FeatureType.Of(ScalarKind.Int64)),
+                    new("amount", FeatureType.Of(ScalarKind.Float64)), new("ts", FeatureType.Of(ScalarKind.Timestamp)),
+                ],
+            })
+            .Add(new FeatureView("latest", ["user"], FreshnessProbe.Source, [new Field("seq", FeatureType.Of(ScalarKind.Int64)), new Field("amount", FeatureType.Of(ScalarKind.Float64))]))
+            .Add(new AggregationView("tx_stats", ["user"], FreshnessProbe.Source, [new Model.Aggregation(AggregationFunction.Count, null, TimeSpan.FromHours(1))]))
+            .Build()
+            .GetValueOrThrow();
+        var registry = new InMemoryRegistryStore();
+        var plan = RegistryPlanner.Plan(null, repo).GetValueOrThrow();
+        await registry.CommitAsync(RegistryPlanner.Apply(null, plan, "loadgen", DateTimeOffset.UtcNow), 0);
+        var store = await FeatureStore.OpenAsync(registry, online, repo.Config, ".");
+
+        // The read entity 0 gets 3 events; the probe's entities start empty.
+        var now = DateTimeOffset.UtcNow;
+        await store.PushAsync(FreshnessProbe.Source, new ColumnTable(new Dictionary<string, FeatureValue[]>
+        {
+            ["user_id"] = [FeatureValue.FromInt64(0), FeatureValue.FromInt64(0), FeatureValue.FromInt64(0)],
+            ["seq"] = [FeatureValue.FromInt64(-3), FeatureValue.FromInt64(-2), FeatureValue.FromInt64(-1)],
+            ["amount"] = [FeatureValue.FromFloat64(1.5), FeatureValue.FromFloat64(2.5), FeatureValue.FromFloat64(3.5)],
+            ["ts"] = [FeatureValue.FromTimestamp(now.AddMinutes(-3)), FeatureValue.FromTimestamp(now.AddMinutes(-2)), FeatureValue.FromTimestamp(now.AddMinutes(-1))],
+        }), PushTarget.Online);
+        var features = new[] { "latest:seq", "latest:amount", "tx_stats:count_1h" };
+        var json = $$$"""{"features": [{{{string.Join(", ", features.Select(f => $"\"{f}\""))}}}], "entities": {"user_id": [0]}}""";
+        var grpc = new GetOnlineFeaturesRequest { Features = new FeatureList() };
+        grpc.Features.Val.AddRange(features);
+        grpc.Entities["user_id"] = new RepeatedValue { Val = { new Value { Int64Val = 0 } } };
+        return new Scenario("d", store, online, directory, Encoding.UTF8.GetBytes(json), grpc, []);
     }
 
     public async ValueTask DisposeAsync()

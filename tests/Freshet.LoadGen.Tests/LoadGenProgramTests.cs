@@ -78,6 +78,128 @@ public sealed class LoadGenProgramTests
     }
 
     [Fact]
+    public async Task Scenario_d_reports_the_freshness_of_the_pushes_made_during_each_run()
+    {
+        var dir = Directory.CreateTempSubdirectory("freshet-loadgen-test-").FullName;
+        try
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            var code = await LoadGenProgram.RunAsync(
+                ["--scenario", "d", "--store", "rocksdb", "--max-rate", "20", "--fractions", "1", "--warmup", "0.5", "--duration", "2", "--push-rate", "15", "--targets", "freshet-http,freshet-grpc", "--grpc-channels", "3", "--timeout", "60", "--out", dir],
+                output,
+                error);
+
+            Assert.True(code == 0, error.ToString());
+            Assert.Contains("| 20 | freshet-http | 15 | 30 / 30 |", output.ToString(), StringComparison.Ordinal);
+            var json = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "loadgen-d-rocksdb.json")))!;
+            Assert.Equal([3], json["grpc_channels"]!.AsArray().Select(n => (int)n!));
+            Assert.Equal(15.0, (double)json["push_rate"]!);
+            var runs = json["runs"]!.AsArray();
+            Assert.Equal(2, runs.Count);
+            foreach (var run in runs)
+            {
+                Assert.Equal(40L, (long)run!["ok"]!);
+                var f = run["freshness"]!;
+                // 15/s for 2 s measured: 30 pushes, all acknowledged, each seen once by the plain and the aggregation view.
+                Assert.Equal(30L, (long)f["pushes_sent"]!);
+                Assert.Equal(30L, (long)f["pushes_acked"]!);
+                Assert.Equal(30L, (long)f["seen_plain"]!);
+                Assert.Equal(30L, (long)f["seen_aggregate"]!);
+                Assert.Equal(0L, (long)f["not_seen"]!);
+                foreach (var p in new[] { "p50", "p90", "p99", "p99.9", "max" })
+                {
+                    Assert.True((double)f["freshness_ms"]![p]! > 0, $"{run["target"]} freshness {p}");
+                    Assert.True((double)f["aggregate_freshness_ms"]![p]! > 0, $"{run["target"]} aggregate freshness {p}");
+                }
+            }
+
+            Assert.True(File.Exists(Path.Combine(dir, "loadgen-d-rocksdb.png")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_short_soak_reports_latency_freshness_and_memory_per_interval()
+    {
+        var dir = Directory.CreateTempSubdirectory("freshet-loadgen-test-").FullName;
+        try
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            var code = await LoadGenProgram.RunAsync(
+                ["--scenario", "soak", "--store", "rocksdb", "--max-rate", "40", "--duration", "3", "--interval", "1", "--push-rate", "10", "--warmup", "0.2", "--timeout", "60", "--out", dir],
+                output,
+                error);
+
+            Assert.True(code == 0, error.ToString());
+            Assert.Contains("read p99 drift (last interval / first)", output.ToString(), StringComparison.Ordinal);
+            var json = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "loadgen-soak-rocksdb.json")))!;
+            // Half of --max-rate.
+            Assert.Equal(20.0, (double)json["read_rate"]!);
+            var intervals = json["intervals"]!.AsArray();
+            Assert.Equal([1, 2, 3], intervals.Select(i => (int)i!["interval"]!));
+            foreach (var i in intervals)
+            {
+                Assert.Equal(20L, (long)i!["reads_scheduled"]!);
+                Assert.Equal(20L, (long)i["reads_ok"]!);
+                Assert.True((double)i["read_latency_ms"]!["p99"]! > 0);
+                Assert.Equal(10L, (long)i["freshness"]!["pushes_acked"]!);
+                Assert.Equal(10L, (long)i["freshness"]!["seen_plain"]!);
+                Assert.True((long)i["live_heap_bytes"]! > 0);
+                Assert.True((long)i["gc_heap_bytes"]! > 0);
+                Assert.True((long)i["working_set_bytes"]! > 0);
+                Assert.Equal((long)i["live_heap_bytes"]! - (long)i["generator_histogram_bytes"]!, (long)i["live_heap_less_generator_bytes"]!);
+            }
+
+            // The generator keeps each interval's six histograms: its share grows by the same amount each interval.
+            var kept = intervals.Select(i => (long)i!["generator_histogram_bytes"]!).ToArray();
+            Assert.True(kept[0] > 0);
+            Assert.Equal(kept[0] * 2, kept[1]);
+            Assert.Equal(kept[0] * 3, kept[2]);
+
+            Assert.True((double)json["read_p99_drift"]! > 0);
+            Assert.Equal((long)intervals[2]!["live_heap_bytes"]! - (long)intervals[0]!["live_heap_bytes"]!, (long)json["live_heap_growth_bytes"]!);
+            Assert.Equal(0L, (long)json["read_errors"]!);
+            Assert.Equal(0L, (long)json["not_seen"]!);
+            Assert.True(File.Exists(Path.Combine(dir, "loadgen-soak-rocksdb.png")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Several_grpc_channel_counts_are_measured_side_by_side_as_targets_of_one_run()
+    {
+        var dir = Directory.CreateTempSubdirectory("freshet-loadgen-test-").FullName;
+        try
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            var code = await LoadGenProgram.RunAsync(
+                ["--scenario", "a", "--store", "rocksdb", "--max-rate", "20", "--fractions", "1", "--warmup", "0", "--duration", "1", "--grpc-channels", "4,1", "--targets", "freshet-http,freshet-grpc", "--timeout", "60", "--out", dir],
+                output,
+                error);
+
+            Assert.True(code == 0, error.ToString());
+            var json = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "loadgen-a-rocksdb.json")))!;
+            Assert.Equal([4, 1], json["grpc_channels"]!.AsArray().Select(n => (int)n!));
+            var runs = json["runs"]!.AsArray();
+            Assert.Equal(["freshet-grpc-1ch", "freshet-grpc-4ch", "freshet-http"], runs.Select(r => (string)r!["target"]!).Order(StringComparer.Ordinal));
+            Assert.All(runs, r => Assert.Equal(20L, (long)r!["ok"]!));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Bad_options_are_named_and_nothing_runs()
     {
         var output = new StringWriter();
@@ -89,5 +211,19 @@ public sealed class LoadGenProgramTests
         Assert.Contains("--scenario: unknown scenario 'z'", text, StringComparison.Ordinal);
         Assert.Contains("--duration: '-1'", text, StringComparison.Ordinal);
         Assert.Contains("redis-mget needs --store redis", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bad_push_soak_and_grpc_options_are_named()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = await LoadGenProgram.RunAsync(["--scenario", "soak", "--duration", "10", "--interval", "60", "--push-rate", "0", "--grpc-channels", "x"], output, error);
+
+        Assert.Equal(2, code);
+        var text = error.ToString();
+        Assert.Contains("--push-rate: '0' is not a rate above 0", text, StringComparison.Ordinal);
+        Assert.Contains("--grpc-channels: 'x' is not a whole number above 0", text, StringComparison.Ordinal);
+        Assert.Contains("--interval: the soak's interval (60 s) is longer than its --duration (10 s)", text, StringComparison.Ordinal);
     }
 }
