@@ -51,7 +51,7 @@ internal static class HttpFuzzInputs
         "driver_stats:conv_rate:x", "driver_id", "account_id", "val_to_add", "factor", "ts", "conv_rate", "trips", "city",
         "amount", "merchant", "idempotency_key", "event_timestamp", "created", "__proto__", "ÿ", "名前", "\ud83d\ude00",
         "a\u0000b", "driver_stats:conv\u0000rate", " driver_stats:conv_rate", "DRIVER_STATS:CONV_RATE", "online", "offline",
-        "online_and_offline",
+        "online_and_offline", "NaN", "-Infinity", "Infinity", "1e400", "-0", "18446744073709551616", "0x10", "true", "null",
     ];
 
     private static readonly string[] RawNumbers =
