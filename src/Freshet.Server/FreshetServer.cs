@@ -98,6 +98,8 @@ public static class FreshetServer
         });
 
         var app = builder.Build();
+        // Outside the metrics: an unknown path still counts as http_404, and now also gets a JSON error body.
+        app.UseStatusCodePages(FeastHttpEndpoints.WriteStatusErrorAsync);
         app.Use(RequestMetrics.InvokeAsync);
         ServerTelemetry.Map(app, store);
         Readiness.Map(app);

@@ -30,6 +30,11 @@ public sealed class BadInputHttpTests(ServerFixture f) : IClassFixture<ServerFix
     [InlineData("""{"features": ["a:b"]""", 400, "bad_json", "body")]
     [InlineData("""{"features": ["a:b"]} trailing""", 400, "bad_json", "body")]
     [InlineData("", 400, "empty_body", "body")]
+    [InlineData("""{"features": ["driver_hourly_stats:conv_rate"], "entities": {"rider_id": ["\ud800"]}}""", 400, "bad_escape", "entities.rider_id[0]")]
+    [InlineData("""{"features": ["\udc00x"], "entities": {"driver_id": [1]}}""", 400, "bad_escape", "features[0]")]
+    [InlineData("""{"feature_service": "a\ud83d", "entities": {"driver_id": [1]}}""", 400, "bad_escape", "feature_service")]
+    [InlineData("""{"\ud800": 1}""", 400, "bad_escape", "body")]
+    [InlineData("""{"features": ["driver_hourly_stats:conv_rate"], "entities": {"\udfff": [1]}}""", 400, "bad_escape", "entities")]
     public async Task Bad_get_online_features_requests_get_a_4xx_naming_the_field(string json, int status, string code, string field)
     {
         var (actual, body) = await f.PostAsync("/get-online-features", json);
@@ -57,6 +62,9 @@ public sealed class BadInputHttpTests(ServerFixture f) : IClassFixture<ServerFix
     [InlineData("/materialize", """{"end_ts": "2026-01-01T00:00:00Z"}""", "missing_field", "start_ts")]
     [InlineData("/materialize", """{"start_ts": "yesterday", "end_ts": "2026-01-01T00:00:00Z"}""", "wrong_type", "start_ts")]
     [InlineData("/materialize-incremental", """{"end_ts": "2026-01-01T00:00:00Z", "feature_views": [5]}""", "wrong_type", "feature_views[0]")]
+    [InlineData("/materialize", """{"start_ts": "\ud800", "end_ts": "2026-01-01T00:00:00Z"}""", "bad_escape", "start_ts")]
+    [InlineData("/push", """{"push_source_name": "rider_push", "df": {"rider_id": ["\udc00"], "city": ["x"], "ts": ["2026-01-01T00:00:00Z"]}}""", "bad_escape", "df.rider_id[0]")]
+    [InlineData("/write-to-online-store", """{"feature_view_name": "\ud800\ud800", "df": {}}""", "bad_escape", "feature_view_name")]
     public async Task Bad_writes_get_a_4xx_naming_the_field(string path, string json, string code, string field)
     {
         var (status, body) = await f.PostAsync(path, json);
@@ -107,6 +115,26 @@ public sealed class BadInputHttpTests(ServerFixture f) : IClassFixture<ServerFix
 
         Assert.Equal(400, status);
         Assert.Contains(body!["code"]!.GetValue<string>(), new[] { "bad_json", "bad_utf8" });
+    }
+
+    [Theory]
+    [InlineData("GET", "/no-such-path", 404, "not_found", "path")]
+    [InlineData("POST", "/get-online-features/x", 404, "not_found", "path")]
+    [InlineData("GET", "/get-online-features", 405, "method_not_allowed", "method")]
+    [InlineData("DELETE", "/push", 405, "method_not_allowed", "method")]
+    [InlineData("POST", "/health", 405, "method_not_allowed", "method")]
+    [InlineData("PUT", "/freshness", 405, "method_not_allowed", "method")]
+    public async Task Unknown_paths_and_wrong_methods_get_a_json_error(string method, string path, int status, string code, string field)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = new StringContent("{}") };
+        using var response = await f.Http.SendAsync(request);
+        var body = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(code, body["code"]!.GetValue<string>());
+        Assert.Equal(field, body["field"]!.GetValue<string>());
+        Assert.Contains(path, body["message"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Text.Json;
 using Freshet.Server.Governance;
 using Freshet.Serving;
+using Microsoft.AspNetCore.Diagnostics;
 
 namespace Freshet.Server.Http;
 
@@ -184,6 +185,26 @@ internal static class FeastHttpEndpoints
                 ArrayPool<byte>.Shared.Return(rented);
             }
         }
+    }
+
+    /// <summary>
+    /// The body of an error answered without one before it reached an endpoint (404 for an unknown path, 405 for a
+    /// method the path does not take): the same JSON error as any other bad request, naming the path or method.
+    /// </summary>
+    internal static Task WriteStatusErrorAsync(StatusCodeContext context)
+    {
+        var ctx = context.HttpContext;
+        var path = ctx.Request.Path.Value ?? "";
+        path = path.Length > 200 ? path[..200] + "…" : path;
+        var (code, field, message) = ctx.Response.StatusCode switch
+        {
+            404 => ("not_found", "path", $"no endpoint at '{path}'"),
+            405 => ("method_not_allowed", "method", $"'{path}' does not take {ctx.Request.Method}"),
+            var status => ($"http_{status}", "request", $"the request was answered with HTTP {status}"),
+        };
+        ctx.Response.ContentType = "application/json";
+        FeastJsonWriter.WriteError(ctx.Response.BodyWriter, code, field, message);
+        return ctx.Response.BodyWriter.FlushAsync(CancellationToken.None).AsTask();
     }
 
     private static string FirstSentence(string message)

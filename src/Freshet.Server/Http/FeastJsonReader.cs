@@ -185,8 +185,8 @@ internal static class FeastJsonReader
         }
     }
 
-    /// <summary>Moves to the next property's value; false at the end of the object.</summary>
-    private static bool NextProperty(ref Utf8JsonReader reader, out string name)
+    /// <summary>Moves to the next property's value; false at the end of the object (<paramref name="field"/>, for errors).</summary>
+    private static bool NextProperty(ref Utf8JsonReader reader, out string name, string field = "body")
     {
         reader.Read();
         if (reader.TokenType == JsonTokenType.EndObject)
@@ -195,9 +195,29 @@ internal static class FeastJsonReader
             return false;
         }
 
-        name = reader.GetString()!;
+        name = Text(ref reader, field);
         reader.Read();
         return true;
+    }
+
+    /// <summary>
+    /// The string at the reader. Its bytes may be invalid UTF-8, or an escape may be no valid UTF-16 (a lone
+    /// surrogate such as \ud800): both are the client's error, naming the field, where the reader throws.
+    /// </summary>
+    private static string Text(ref Utf8JsonReader reader, string field)
+    {
+        try
+        {
+            return reader.GetString()!;
+        }
+        catch (InvalidOperationException e) when (e.InnerException is System.Text.DecoderFallbackException)
+        {
+            throw new RequestException(field, "bad_utf8", $"'{field}' holds bytes that are not valid UTF-8");
+        }
+        catch (InvalidOperationException)
+        {
+            throw new RequestException(field, "bad_escape", $"'{field}' holds a \\u escape that is not valid UTF-16 (a lone surrogate)");
+        }
     }
 
     private static string ReadString(ref Utf8JsonReader reader, string field)
@@ -207,7 +227,7 @@ internal static class FeastJsonReader
             throw new RequestException(field, "wrong_type", $"'{field}' must be a string");
         }
 
-        return reader.GetString()!;
+        return Text(ref reader, field);
     }
 
     private static bool ReadBool(ref Utf8JsonReader reader, string field) => reader.TokenType switch
@@ -240,7 +260,7 @@ internal static class FeastJsonReader
                 throw new RequestException($"{field}[{list.Count}]", "wrong_type", $"'{field}' must be a list of strings");
             }
 
-            list.Add(reader.GetString()!);
+            list.Add(Text(ref reader, $"{field}[{list.Count}]"));
         }
 
         return list;
@@ -253,7 +273,7 @@ internal static class FeastJsonReader
             throw new RequestException(field, "wrong_type", $"'{field}' must be an object of column name to list of values");
         }
 
-        while (NextProperty(ref reader, out var name))
+        while (NextProperty(ref reader, out var name, field))
         {
             var path = $"{field}.{name}";
             if (reader.TokenType != JsonTokenType.StartArray)
@@ -283,7 +303,7 @@ internal static class FeastJsonReader
                     : reader.TryGetDouble(out var d) && double.IsFinite(d) ? FeatureValue.FromFloat64(d)
                     : throw new RequestException(field, "bad_number", $"'{field}' is a number out of range");
             case JsonTokenType.String:
-                return FeatureValue.FromString(reader.GetString());
+                return FeatureValue.FromString(Text(ref reader, field));
             case JsonTokenType.True:
                 return FeatureValue.FromBool(true);
             case JsonTokenType.False:
