@@ -27,7 +27,7 @@ namespace Freshet.Redis;
 public sealed partial class RedisOnlineStore : IOnlineStore
 {
     /// <summary>How often a lost connection is retried (and the heartbeat that drives it) when <see cref="Connect"/> opened it.</summary>
-    public static readonly TimeSpan ReconnectInterval = TimeSpan.FromMilliseconds(250);
+    public static readonly TimeSpan ReconnectInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly IConnectionMultiplexer _connection;
     private readonly bool _ownsConnection;
@@ -85,8 +85,8 @@ public sealed partial class RedisOnlineStore : IOnlineStore
         // At start-up an unreachable server is an error at once (AbortOnConnectFail); later, while Redis is down,
         // every call fails fast rather than queueing behind the outage (BacklogPolicy.FailFast: the caller answers
         // "unavailable" at once and a write is never applied after it was refused), and the connection is retried
-        // every heartbeat (a fixed 250 ms, not the default back-off that grows to 10 s), so calls succeed again
-        // within about 250 ms of Redis accepting connections (docs/online-store.md, "Failure behaviour").
+        // every heartbeat (a fixed 100 ms, not the default back-off that grows to 10 s), so calls succeed again
+        // within about 100 ms of Redis accepting connections (docs/online-store.md, "Failure behaviour").
         config.AbortOnConnectFail = true;
         config.BacklogPolicy = BacklogPolicy.FailFast;
         config.HeartbeatInterval = ReconnectInterval;
