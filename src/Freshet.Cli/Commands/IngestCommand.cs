@@ -60,38 +60,48 @@ internal static class IngestCommand
             await using var telemetry = r.GetValue(metricsPort) is { } port ? await StartTelemetryAsync(ctx, store, r.GetValue(metricsHost)!, port, ct) : null;
             ctx.Out.WriteLine($"Ingesting source '{name}' into project '{config.Project}' (registry version {store.Registry.Version}). Ctrl+C stops.");
             await ctx.Out.FlushAsync(ct);
-            long processed = 0;
-            while (!ct.IsCancellationRequested)
-            {
-                // A run that loses its online store (Redis down or restarting) starts again as a new process would:
-                // nothing past the last commit was acknowledged to the broker, so the new run resumes from the
-                // stored positions and applies every event once (docs/online-store.md, "Failure behaviour").
-                var processor = new StreamProcessor(store, name, Hosting.DeadLetters(store));
-                try
-                {
-                    await using var events = Hosting.OpenEventSource(definition, processor.ResumeFrom);
-                    processed += await processor.RunAsync(events, r.GetValue(batch), exitWhenIdle, ct);
-                    break;
-                }
-                catch (OperationCanceledException) when (ct.IsCancellationRequested)
-                {
-                }
-                catch (OnlineStoreUnavailableException e)
-                {
-                    await ctx.Err.WriteLineAsync($"warning: {e.Message}; events after the last commit are not acknowledged and will be applied when it answers");
-                    if (!await WaitForStoreAsync(store, ct))
-                    {
-                        break;
-                    }
-
-                    await ctx.Err.WriteLineAsync("The online store answers again; resuming from the stored positions.");
-                }
-            }
-
+            var processed = await RunResumingAsync(ctx, store, definition, r.GetValue(batch), exitWhenIdle, ct);
             ctx.Out.WriteLine($"Stopped after {processed} event{(processed == 1 ? "" : "s")}.");
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Runs a stream processor for <paramref name="definition"/> until cancelled (or idle, with
+    /// <paramref name="exitWhenIdle"/>). A run that loses its online store (Redis down or restarting) starts again as a
+    /// new process would: nothing past the last commit was acknowledged to the broker, so the new run resumes from the
+    /// stored positions and applies every event once (docs/online-store.md, "Failure behaviour"). Returns the events
+    /// processed by runs that ended normally.
+    /// </summary>
+    internal static async Task<long> RunResumingAsync(CliContext ctx, Serving.FeatureStore store, DataSource definition, int maxBatch, TimeSpan? exitWhenIdle, CancellationToken ct)
+    {
+        long processed = 0;
+        while (!ct.IsCancellationRequested)
+        {
+            var processor = new StreamProcessor(store, definition.Name, Hosting.DeadLetters(store));
+            try
+            {
+                await using var events = Hosting.OpenEventSource(definition, processor.ResumeFrom);
+                processed += await processor.RunAsync(events, maxBatch, exitWhenIdle, ct);
+                break;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+            }
+            catch (OnlineStoreUnavailableException e)
+            {
+                await ctx.Err.WriteLineAsync($"warning: ingest '{definition.Name}': {e.Message}; events after the last commit are not acknowledged and will be applied when it answers");
+                if (!await WaitForStoreAsync(store, ct))
+                {
+                    break;
+                }
+
+                await ctx.Err.WriteLineAsync($"Ingest '{definition.Name}': the online store answers again; resuming from the stored positions.");
+            }
+        }
+
+        return processed;
     }
 
     /// <summary>Reads a key that cannot exist every <see cref="StoreRetryInterval"/> until the store answers; false when cancelled first.</summary>
