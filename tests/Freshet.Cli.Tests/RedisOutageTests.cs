@@ -54,7 +54,13 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IDisposable
     }
 
     [NatsFact]
-    public async Task Redis_down_for_30_s_under_load_gives_503s_recovers_within_1_s_and_loses_no_acknowledged_push_or_published_event()
+    public Task Redis_down_for_30_s_under_load_gives_503s_recovers_within_1_s_and_loses_no_acknowledged_push_or_published_event() => RunAsync(ingestInServe: false);
+
+    [NatsFact]
+    public Task The_same_with_the_stream_consumed_inside_freshet_serve() => RunAsync(ingestInServe: true);
+
+    /// <summary>The outage; the NATS source is consumed by a `freshet ingest` process, or by `freshet serve --ingest`.</summary>
+    private async Task RunAsync(bool ingestInServe)
     {
         using var nats = new NatsServer();
         _redis = await RedisServers.StartAsync(_redisDir, _redisPort);
@@ -66,31 +72,37 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IDisposable
         Assert.True(apply.ExitCode == 0, apply.ToString());
         await using var js = await JetStream.CreateAsync(nats.Url, "CARD_TXNS", "card.txns");
 
+        await using var server = await ServerProcess.StartAsync(_repo.Dir, extraArgs: ingestInServe ? ["--ingest", "transactions"] : null);
         var cli = Path.Combine(AppContext.BaseDirectory, "freshet.dll");
-        _ingest = Process.Start(new ProcessStartInfo("dotnet", ["exec", cli, "ingest", "--source", "transactions", "--max-batch", "50", "--repo", _repo.Dir])
+        _ingest = ingestInServe ? null : Process.Start(new ProcessStartInfo("dotnet", ["exec", cli, "ingest", "--source", "transactions", "--max-batch", "50", "--repo", _repo.Dir])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!;
         var ingestErrors = new StringBuilder();
-        _ingest.ErrorDataReceived += (_, e) =>
+        if (_ingest is not null)
         {
-            lock (ingestErrors)
+            _ingest.ErrorDataReceived += (_, e) =>
             {
-                ingestErrors.AppendLine(e.Data);
-            }
-        };
-        _ingest.BeginErrorReadLine();
-        _ = _ingest.StandardOutput.ReadToEndAsync();
+                lock (ingestErrors)
+                {
+                    ingestErrors.AppendLine(e.Data);
+                }
+            };
+            _ingest.BeginErrorReadLine();
+            _ = _ingest.StandardOutput.ReadToEndAsync();
+        }
+
         string IngestErrors()
         {
             lock (ingestErrors)
             {
-                return ingestErrors.ToString();
+                return ingestInServe ? server.Errors : ingestErrors.ToString();
             }
         }
 
-        await using var server = await ServerProcess.StartAsync(_repo.Dir);
+        bool IngestExited() => ingestInServe ? server.HasExited : _ingest!.HasExited;
+
         using var http = new HttpClient { BaseAddress = server.Http.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
         var log = new ConcurrentQueue<Answer>();
         var published = new ConcurrentQueue<Txn>();
@@ -199,12 +211,12 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IDisposable
         while ((problems = await FraudServing.MismatchesAsync(server, sent, rows)).Count > 0)
         {
             Assert.True(catchUp.Elapsed < Bound, $"{sent.Count} events published; after {catchUp.Elapsed.TotalSeconds:F0} s:\n{string.Join('\n', problems.Take(20))}\n{IngestErrors()}");
-            Assert.False(_ingest.HasExited, $"freshet ingest exited:\n{IngestErrors()}");
+            Assert.False(IngestExited(), $"the ingesting process exited:\n{IngestErrors()}");
             await Task.Delay(500);
         }
 
-        Assert.False(_ingest.HasExited, $"freshet ingest exited:\n{IngestErrors()}");
-        Assert.Contains("online store (Redis at", IngestErrors(), StringComparison.Ordinal);
+        Assert.False(IngestExited(), $"the ingesting process exited:\n{IngestErrors()}");
+        Assert.Contains("Ingest 'transactions': the online store answers again", IngestErrors(), StringComparison.Ordinal);
 
         // Every acknowledged push is counted; a refused one may be (a write cut by the kill can land before the answer
         // is lost) but nothing beyond what was sent.
