@@ -69,7 +69,14 @@ public sealed partial class RedisOnlineStore
             }
         }
 
-        await Task.WhenAll(calls).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(calls).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsOutage(e))
+        {
+            throw Unavailable(e);
+        }
     }
 
     /// <inheritdoc />
@@ -127,13 +134,20 @@ public sealed partial class RedisOnlineStore
             }
         }
 
-        foreach (var (group, start, count, call) in chunks)
+        try
         {
-            var answers = (RedisResult[]?)await call.ConfigureAwait(false) ?? [];
-            for (var j = 0; j < count; j++)
+            foreach (var (group, start, count, call) in chunks)
             {
-                applied[group[start + j]] = j < answers.Length && (long)answers[j] == 1;
+                var answers = (RedisResult[]?)await call.ConfigureAwait(false) ?? [];
+                for (var j = 0; j < count; j++)
+                {
+                    applied[group[start + j]] = j < answers.Length && (long)answers[j] == 1;
+                }
             }
+        }
+        catch (Exception e) when (IsOutage(e))
+        {
+            throw Unavailable(e);
         }
     }
 
@@ -186,16 +200,23 @@ public sealed partial class RedisOnlineStore
         prefix.CopyTo(start, head.Length);
 
         var found = new List<byte[]>();
-        foreach (var server in Masters())
+        try
         {
-            await foreach (var key in server.KeysAsync(pattern: RedisKeys.MatchPattern(start), pageSize: _options.ScanPageSize).WithCancellation(cancellationToken).ConfigureAwait(false))
+            foreach (var server in Masters())
             {
-                var bytes = (byte[])key!;
-                if (bytes.AsSpan().StartsWith(start))
+                await foreach (var key in server.KeysAsync(pattern: RedisKeys.MatchPattern(start), pageSize: _options.ScanPageSize).WithCancellation(cancellationToken).ConfigureAwait(false))
                 {
-                    found.Add(bytes);
+                    var bytes = (byte[])key!;
+                    if (bytes.AsSpan().StartsWith(start))
+                    {
+                        found.Add(bytes);
+                    }
                 }
             }
+        }
+        catch (Exception e) when (IsOutage(e))
+        {
+            throw Unavailable(e);
         }
 
         // Unsigned byte order, shorter first; SCAN may return a key more than once.
@@ -219,7 +240,15 @@ public sealed partial class RedisOnlineStore
             }
 
             var values = new byte[]?[count];
-            await GetAsync(keys, values).ConfigureAwait(false);
+            try
+            {
+                await GetAsync(keys, values).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsOutage(e))
+            {
+                throw Unavailable(e);
+            }
+
             for (var i = 0; i < count; i++)
             {
                 if (values[i] is { } value)

@@ -26,11 +26,15 @@ namespace Freshet.Redis;
 /// </remarks>
 public sealed partial class RedisOnlineStore : IOnlineStore
 {
+    /// <summary>How often a lost connection is retried (and the heartbeat that drives it) when <see cref="Connect"/> opened it.</summary>
+    public static readonly TimeSpan ReconnectInterval = TimeSpan.FromMilliseconds(100);
+
     private readonly IConnectionMultiplexer _connection;
     private readonly bool _ownsConnection;
     private readonly IDatabase _db;
     private readonly RedisKeys _keys;
     private readonly RedisOnlineStoreOptions _options;
+    private readonly string _endpoints;
     private int _disposed;
 
     private RedisOnlineStore(IConnectionMultiplexer connection, bool ownsConnection, bool cluster, RedisOnlineStoreOptions options)
@@ -40,6 +44,7 @@ public sealed partial class RedisOnlineStore : IOnlineStore
         _db = connection.GetDatabase();
         _keys = new RedisKeys(options.KeyPrefix);
         _options = options;
+        _endpoints = string.Join(",", connection.GetEndPoints().Select(e => e.ToString()));
         IsCluster = cluster;
     }
 
@@ -77,7 +82,15 @@ public sealed partial class RedisOnlineStore : IOnlineStore
             throw new RedisUnavailableException($"the Redis connection string '{connectionString}' is not valid: {e.Message}", e);
         }
 
+        // At start-up an unreachable server is an error at once (AbortOnConnectFail); later, while Redis is down,
+        // every call fails fast rather than queueing behind the outage (BacklogPolicy.FailFast: the caller answers
+        // "unavailable" at once and a write is never applied after it was refused), and the connection is retried
+        // every heartbeat (a fixed 100 ms, not the default back-off that grows to 10 s), so calls succeed again
+        // within about 100 ms of Redis accepting connections (docs/online-store.md, "Failure behaviour").
         config.AbortOnConnectFail = true;
+        config.BacklogPolicy = BacklogPolicy.FailFast;
+        config.HeartbeatInterval = ReconnectInterval;
+        config.ReconnectRetryPolicy = new LinearRetry((int)ReconnectInterval.TotalMilliseconds);
         var endpoints = string.Join(",", config.EndPoints.Select(e => e.ToString()));
         ConnectionMultiplexer connection;
         try
@@ -178,8 +191,18 @@ public sealed partial class RedisOnlineStore : IOnlineStore
             }
         }
 
+        RedisResult[] results;
+        try
+        {
+            results = await Task.WhenAll(calls).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsOutage(e))
+        {
+            throw Unavailable(e);
+        }
+
         var stored = 0;
-        foreach (var result in await Task.WhenAll(calls).ConfigureAwait(false))
+        foreach (var result in results)
         {
             stored += (int)result;
         }
@@ -209,7 +232,14 @@ public sealed partial class RedisOnlineStore : IOnlineStore
             redisKeys[i] = _keys.Key(keys[i].View, keys[i].EntityKey);
         }
 
-        await GetAsync(redisKeys, rows).ConfigureAwait(false);
+        try
+        {
+            await GetAsync(redisKeys, rows).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsOutage(e))
+        {
+            throw Unavailable(e);
+        }
     }
 
     /// <summary>Answers every key into <paramref name="values"/>: one MGET on a single node, one per slot (pipelined) on a cluster.</summary>
@@ -304,8 +334,27 @@ public sealed partial class RedisOnlineStore : IOnlineStore
         _ => $"connection failed ({failure})",
     };
 
+    /// <summary>
+    /// True for the failures of a server that is down or restarting: no connection (FailFast refuses at once), a
+    /// connection lost with the command in flight, no answer in time, or <c>LOADING</c> while a restarted server reads
+    /// its append-only file.
+    /// </summary>
+    private static bool IsOutage(Exception e) => e is RedisConnectionException or RedisTimeoutException
+        || (e is RedisServerException && e.Message.StartsWith("LOADING", StringComparison.Ordinal));
+
+    /// <summary>A short, endpoint-naming message for callers (an HTTP client sees it), the client library's detail as the inner exception.</summary>
+    private RedisUnavailableException Unavailable(Exception e) => new(e switch
+    {
+        RedisConnectionException c => $"the online store (Redis at {_endpoints}) is unavailable: {Describe(c.FailureType)}",
+        RedisTimeoutException => $"the online store (Redis at {_endpoints}) did not answer in time",
+        _ => $"the online store (Redis at {_endpoints}) is loading its data after a restart",
+    }, e);
+
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 }
 
-/// <summary>Redis cannot be used: unreachable, refusing the connection or refusing scripts. The message names the endpoint.</summary>
-public sealed class RedisUnavailableException(string message, Exception? inner = null) : IOException(message, inner);
+/// <summary>
+/// Redis cannot be used: unreachable, refusing the connection, still loading its data after a restart, or refusing
+/// scripts. The message names the endpoint.
+/// </summary>
+public sealed class RedisUnavailableException(string message, Exception? inner = null) : OnlineStoreUnavailableException(message, inner);

@@ -32,6 +32,8 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
+    public bool HasExited => _process.HasExited;
+
     /// <summary>What the server wrote to stderr so far.</summary>
     public string Errors
     {

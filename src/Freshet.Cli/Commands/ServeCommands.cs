@@ -65,15 +65,12 @@ internal static class ServeCommands
             var sources = (r.GetValue(ingest) ?? []).SelectMany(x => x.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct(StringComparer.Ordinal).ToList();
             var definitions = sources.Select(name => Hosting.StreamSource(store, name)).ToList();
             var processors = new List<Task>();
-            var eventSources = new List<Freshet.Ingestion.IEventSource>();
             foreach (var definition in definitions)
             {
-                var name = definition.Name;
-                var processor = new Freshet.Ingestion.StreamProcessor(store, name, Hosting.DeadLetters(store));
-                var events = Hosting.OpenEventSource(definition, processor.ResumeFrom);
-                eventSources.Add(events);
-                processors.Add(Task.Run(() => processor.RunAsync(events, 1000, null, ct), ct));
-                ctx.Out.WriteLine($"Ingesting source '{name}' in this process.");
+                // Resumes after an online store outage, as `freshet ingest` does; a processor that ended on its
+                // first error would leave the server serving ever older values.
+                processors.Add(Task.Run(() => IngestCommand.RunResumingAsync(ctx, store, definition, 1000, null, ct), ct));
+                ctx.Out.WriteLine($"Ingesting source '{definition.Name}' in this process.");
             }
 
             await ctx.Out.FlushAsync(ct);
@@ -101,11 +98,6 @@ internal static class ServeCommands
                 catch (OperationCanceledException)
                 {
                 }
-            }
-
-            foreach (var e in eventSources)
-            {
-                await e.DisposeAsync();
             }
 
             return ExitCodes.Ok;

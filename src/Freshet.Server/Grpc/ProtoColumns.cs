@@ -97,6 +97,13 @@ internal static class ProtoColumns
         : throw new RequestException($"{field}.{column}[{row}]", "bad_timestamp",
             $"unix_timestamp_val {seconds} in column '{column}', row {row}, is not a time in years 1 to 9999 (whole seconds since 1970)");
 
+    /// <summary>UNAVAILABLE naming the online store, with the code and field the HTTP API's 503 body has.</summary>
+    public static RpcException ToRpcException(Freshet.Online.OnlineStoreUnavailableException e)
+    {
+        var trailers = new Metadata { { "freshet-error-code", "online_store_unavailable" }, { "freshet-error-field", "online_store" } };
+        return new RpcException(new Status(StatusCode.Unavailable, $"online_store: {e.Message}"), trailers);
+    }
+
     /// <summary>The gRPC status of a request error: 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, unknown names NOT_FOUND, size limits RESOURCE_EXHAUSTED, the rest INVALID_ARGUMENT.</summary>
     public static RpcException ToRpcException(RequestException e, string field)
     {

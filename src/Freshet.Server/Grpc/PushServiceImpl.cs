@@ -28,6 +28,10 @@ internal sealed class PushServiceImpl(FeatureStore store) : PushService.PushServ
         {
             throw ProtoColumns.ToRpcException(e, Field(e));
         }
+        catch (Freshet.Online.OnlineStoreUnavailableException e)
+        {
+            throw ProtoColumns.ToRpcException(e);
+        }
     }
 
     public override async Task PushStream(IAsyncStreamReader<PushRequest> requestStream, IServerStreamWriter<PushAck> responseStream, ServerCallContext context)
@@ -55,6 +59,11 @@ internal sealed class PushServiceImpl(FeatureStore store) : PushService.PushServ
                 catch (RequestException e)
                 {
                     ack = Refused(request, index, e);
+                }
+                catch (Freshet.Online.OnlineStoreUnavailableException e)
+                {
+                    // Ends the stream: every request before this one was acknowledged, this one and later ones were not.
+                    throw ProtoColumns.ToRpcException(e);
                 }
 
                 await responseStream.WriteAsync(ack, cancellationToken);

@@ -55,6 +55,10 @@ internal sealed class ServingServiceImpl(FeatureStore store) : ServingService.Se
         {
             throw ProtoColumns.ToRpcException(e, e.Field);
         }
+        catch (Freshet.Online.OnlineStoreUnavailableException e)
+        {
+            throw ProtoColumns.ToRpcException(e);
+        }
     }
 
     internal static ProtoValue ToProto(in FeatureValue v)

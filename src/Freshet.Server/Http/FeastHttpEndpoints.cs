@@ -146,7 +146,7 @@ internal static class FeastHttpEndpoints
 
     /// <summary>
     /// Reads the whole body (bounded) and runs the handler; bad input of any kind becomes a 4xx with a JSON
-    /// body naming the field and the problem, never a 500.
+    /// body naming the field and the problem, never a 500; an unreachable online store is a 503 naming it.
     /// </summary>
     internal static async Task Handle(HttpContext ctx, FreshetServerOptions options, Func<ReadOnlyMemory<byte>, Task> handler)
     {
@@ -169,6 +169,12 @@ internal static class FeastHttpEndpoints
         catch (InvalidOperationException e) when (e.InnerException is System.Text.DecoderFallbackException)
         {
             await ErrorAsync(ctx, 400, "bad_utf8", "body", "the body is not valid UTF-8");
+        }
+        catch (Freshet.Online.OnlineStoreUnavailableException e)
+        {
+            // Not the request's fault and not a bug: the store is down or restarting. Nothing was acknowledged; the
+            // client may retry (docs/online-store.md, "Failure behaviour").
+            await ErrorAsync(ctx, StatusCodes.Status503ServiceUnavailable, "online_store_unavailable", "online_store", e.Message);
         }
         catch (BadHttpRequestException e)
         {
