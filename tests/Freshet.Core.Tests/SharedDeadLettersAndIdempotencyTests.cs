@@ -42,10 +42,20 @@ public sealed class SharedDeadLettersAndIdempotencyTests
 
             var rows = Push(keys, pushed);
             store.MeetOnIdempotencyRead(2);
-            var results = await Task.WhenAll(
-                Task.Run(async () => await one.PushAsync("tx", rows, PushTarget.Online)),
-                Task.Run(async () => await two.PushAsync("tx", rows, PushTarget.Online)));
+            var first = await Task.WhenAll(
+                Task.Run(async () => await TryPushAsync(one, rows)),
+                Task.Run(async () => await TryPushAsync(two, rows)));
             store.MeetOnIdempotencyRead(0);
+
+            // A server that found a key claimed by the other's unfinished push applied nothing and answered 409
+            // (both may, each holding some keys; each gives its own back); its client retries once both have
+            // answered, and the keys the other stored are then duplicates.
+            var results = new List<PushResult>();
+            for (var s = 0; s < 2; s++)
+            {
+                results.Add(first[s] ?? await (s == 0 ? one : two).PushAsync("tx", rows, PushTarget.Online));
+            }
+
             accepted += results.Sum(r => r.Rows - r.DuplicatesSkipped);
             Assert.Equal(2 * keys.Count, results.Sum(r => r.Rows));
         }
@@ -55,8 +65,22 @@ public sealed class SharedDeadLettersAndIdempotencyTests
         await AssertCountsEqualBruteForce(two, pushed.Values);
     }
 
+    /// <summary>A push's result, or null when it was refused with 409 because the other server's push holds one of its keys.</summary>
+    private static async Task<PushResult?> TryPushAsync(FeatureStore store, ColumnTable rows)
+    {
+        try
+        {
+            return await store.PushAsync("tx", rows, PushTarget.Online);
+        }
+        catch (RequestException e) when (e.Status == 409)
+        {
+            Assert.Equal("idempotency_key_in_flight", e.Code);
+            return null;
+        }
+    }
+
     [Fact]
-    public async Task A_claim_whose_server_died_before_applying_is_a_duplicate_until_its_deadline_then_taken_over()
+    public async Task A_claim_whose_server_died_before_applying_is_refused_as_in_flight_until_its_deadline_then_taken_over()
     {
         var store = new SharedStore(new InMemoryOnlineStore(shared: true));
         var clock = new ManualClock(Now);
@@ -70,8 +94,12 @@ public sealed class SharedDeadLettersAndIdempotencyTests
         dying.DieAtTileSwap = true;
         await Assert.ThrowsAsync<SimulatedDeath>(async () => await one.PushAsync("tx", rows, PushTarget.Online));
 
-        var early = await two.PushAsync("tx", rows, PushTarget.Online);
-        Assert.Equal(2, early.DuplicatesSkipped);
+        // Before the deadline the keys are in flight: a retry is refused (409), not answered as duplicates, since the
+        // dead server's push was never applied and skipping the rows would lose them.
+        var early = await Assert.ThrowsAsync<RequestException>(async () => await two.PushAsync("tx", rows, PushTarget.Online));
+        Assert.Equal(409, early.Status);
+        Assert.Equal("idempotency_key_in_flight", early.Code);
+        Assert.Equal("df.idempotency_key[0]", early.Field);
         await AssertCountsEqualBruteForce(two, []);
 
         clock.Now = Now + FeatureStoreOptionsDefaults.ClaimTimeout + TimeSpan.FromSeconds(1);

@@ -87,9 +87,11 @@ public sealed partial class FeatureStore
     /// On a shared store: claims the keys of <paramref name="rows"/> with compare-and-set before anything is
     /// applied, so that of two servers taking the same key only one applies it (docs/scale-out.md). A claim is a
     /// pending row (first-seen time and a deadline, 16 bytes); the returned puts, stored after the tile rows, turn
-    /// it into a plain first-seen row (8 bytes). A key seen within the window, or claimed by a push whose deadline
-    /// has not passed, or claimed by someone else between the read and the swap, is a duplicate. A pending claim
-    /// past its deadline is taken over. Returns the claims too, to be released if the push fails.
+    /// it into a plain first-seen row (8 bytes). A key seen within the window is a duplicate. A key claimed by a
+    /// push whose deadline has not passed is <em>in flight</em>: that push may still fail, so skipping the row would
+    /// lose it if it does; the whole push is refused with 409 <c>idempotency_key_in_flight</c> (nothing applied,
+    /// this push's own claims released) and the client retries. A pending claim past its deadline is taken over.
+    /// Returns the claims too, to be released if the push fails.
     /// </summary>
     private async ValueTask<(List<int> Fresh, List<OnlinePut> Puts, List<OnlineSwap>? Claims)> ClaimIdempotentRowsAsync(string pushSource, ColumnTable rows, CancellationToken cancellationToken)
     {
@@ -105,13 +107,12 @@ public sealed partial class FeatureStore
         for (var r = 0; r < rows.RowCount; r++)
         {
             var stored = seen[r];
-            var taken = stored switch
+            if (IsPendingClaim(stored, now))
             {
-                null => false,
-                { Length: 8 } => BinaryPrimitives.ReadInt64LittleEndian(stored) > cutoff,
-                { Length: 16 } => BinaryPrimitives.ReadInt64LittleEndian(stored.AsSpan(8)) > now,
-                _ => false,
-            };
+                throw InFlight(keys, r);
+            }
+
+            var taken = stored is { Length: 8 } && BinaryPrimitives.ReadInt64LittleEndian(stored) > cutoff;
             if (taken || !inRequest.Add(keys[r].AsString()))
             {
                 continue;
@@ -131,6 +132,50 @@ public sealed partial class FeatureStore
 
         var ok = new bool[swaps.Count];
         await Online.SwapAsync(swaps, ok, cancellationToken);
+        var lost = Array.IndexOf(ok, false);
+        if (lost >= 0)
+        {
+            // Another push took a key between the read and the swap. If it has finished (a first-seen row), the
+            // key is a duplicate; if its claim is still pending, the row is in flight there: give ours back and refuse.
+            var inFlight = -1;
+            var recheck = new List<int>();
+            for (var c = 0; c < candidates.Count; c++)
+            {
+                if (!ok[c])
+                {
+                    recheck.Add(c);
+                }
+            }
+
+            var current = new byte[]?[recheck.Count];
+            await Online.ReadAsync([.. recheck.Select(c => storeKeys[candidates[c]])], current, cancellationToken);
+            for (var i = 0; i < recheck.Count && inFlight < 0; i++)
+            {
+                if (current[i] is not { Length: 8 })
+                {
+                    inFlight = candidates[recheck[i]];
+                }
+            }
+
+            if (inFlight >= 0)
+            {
+                var ours = new List<OnlineSwap>();
+                for (var c = 0; c < candidates.Count; c++)
+                {
+                    if (ok[c])
+                    {
+                        ours.Add(new OnlineSwap(IdempotencyNamespace, storeKeys[candidates[c]].EntityKey, pending, seen[candidates[c]]));
+                    }
+                }
+
+                if (ours.Count > 0)
+                {
+                    await ReleaseClaimsAsync(ours);
+                }
+
+                throw InFlight(keys, inFlight);
+            }
+        }
         var expiry = new List<OnlinePut>();
         var nowBytes = BitConverter.GetBytes(now);
         for (var c = 0; c < candidates.Count; c++)
@@ -163,6 +208,16 @@ public sealed partial class FeatureStore
 
         return (fresh, puts, claims);
     }
+
+    /// <summary>Whether <paramref name="stored"/> is a claim (16 bytes) whose deadline has not passed at <paramref name="now"/>.</summary>
+    private static bool IsPendingClaim(byte[]? stored, long now) =>
+        stored is { Length: 16 } && BinaryPrimitives.ReadInt64LittleEndian(stored.AsSpan(8)) > now;
+
+    /// <summary>The 409 of a push with a key that another push has claimed and not yet finished.</summary>
+    private static RequestException InFlight(FeatureValue[] keys, int row) =>
+        new($"df.{IdempotencyKeyColumn}[{row}]", "idempotency_key_in_flight",
+            $"idempotency key '{keys[row].AsString()}' is claimed by another push that has not finished (it may still fail); nothing of this push was applied: retry it once that push has answered, or after the claim's deadline if its server died",
+            409);
 
     /// <summary>Gives back the keys of a push that failed (best effort: a claim not released expires at its deadline).</summary>
     private async ValueTask ReleaseClaimsAsync(List<OnlineSwap> claims)

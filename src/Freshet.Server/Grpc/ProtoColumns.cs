@@ -104,11 +104,11 @@ internal static class ProtoColumns
         return new RpcException(new Status(StatusCode.Unavailable, $"online_store: {e.Message}"), trailers);
     }
 
-    /// <summary>The gRPC status of a request error: 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, unknown names NOT_FOUND, size limits RESOURCE_EXHAUSTED, the rest INVALID_ARGUMENT.</summary>
+    /// <summary>The gRPC status of a request error: 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 409 (a concurrent push holds a key) ABORTED, unknown names NOT_FOUND, size limits RESOURCE_EXHAUSTED, the rest INVALID_ARGUMENT.</summary>
     public static RpcException ToRpcException(RequestException e, string field)
     {
         var code = e.Status == 401 ? StatusCode.Unauthenticated : e.Status == 403 ? StatusCode.PermissionDenied
-            : e.Status == 413 ? StatusCode.ResourceExhausted : e.Code.StartsWith("unknown", StringComparison.Ordinal) ? StatusCode.NotFound : StatusCode.InvalidArgument;
+            : e.Status == 409 ? StatusCode.Aborted : e.Status == 413 ? StatusCode.ResourceExhausted : e.Code.StartsWith("unknown", StringComparison.Ordinal) ? StatusCode.NotFound : StatusCode.InvalidArgument;
         var trailers = new Metadata { { "freshet-error-code", e.Code }, { "freshet-error-field", field } };
         return new RpcException(new Status(code, $"{field}: {e.Message}"), trailers);
     }
