@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Running;
 
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- --filter '*' --job short --iterationCount 15 (docs/benchmarks.md)
+// dotnet run -c Release --project bench/Freshet.Benchmarks -- --filter "*ServingPath*" --job short --iterationCount 15 --inProcess (stages of one online read; "*TimestampText*": event-time formatting)
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- latency [iterations] [memory|rocksdb]
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- --filter '*PushTransport*' --job short (gRPC vs HTTP push)
 // dotnet run -c Release --project bench/Freshet.Benchmarks -- --filter '*QualityRule*' --job short (push with and without data-quality rules)

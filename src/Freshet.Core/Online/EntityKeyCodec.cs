@@ -49,10 +49,16 @@ public static class EntityKeyCodec
     /// <summary>The encoding of <paramref name="values"/> as a new array.</summary>
     public static byte[] Encode(ReadOnlySpan<FeatureValue> values)
     {
-        var buffer = new ArrayBufferWriter<byte>(32);
+        // An online read encodes one key per entity row and view: the scratch buffer is the thread's, so a key
+        // costs its one array rather than a writer, its buffer and the array.
+        var buffer = _scratch ??= new ArrayBufferWriter<byte>(64);
+        buffer.ResetWrittenCount();
         Encode(values, buffer);
         return buffer.WrittenSpan.ToArray();
     }
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? _scratch;
 
     /// <summary>Reads an encoded key back into its values (for listings and debugging, not the hot path).</summary>
     public static FeatureValue[] Decode(ReadOnlySpan<byte> key)

@@ -66,14 +66,58 @@ public static class FeatureValueJson
         }
     }
 
+    /// <summary>The most bytes <see cref="FormatTimestamp"/> writes: <c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c>.</summary>
+    public const int MaxTimestampBytes = 27;
+
     /// <summary>Writes a timestamp as RFC 3339 UTC, with microseconds only when there are any.</summary>
     public static void WriteTimestamp(Utf8JsonWriter w, long micros)
     {
-        Span<char> buffer = stackalloc char[32];
+        Span<byte> buffer = stackalloc byte[MaxTimestampBytes];
+        w.WriteStringValue(buffer[..FormatTimestamp(micros, buffer)]);
+    }
+
+    /// <summary>
+    /// Formats a timestamp as RFC 3339 UTC into <paramref name="utf8"/> (at least <see cref="MaxTimestampBytes"/>
+    /// long) and returns the length: <c>yyyy-MM-ddTHH:mm:ssZ</c>, or <c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c> when the
+    /// time has microseconds, the same text as <see cref="Micros.ToRfc3339"/>. Written digit by digit: a
+    /// custom <see cref="DateTime"/> format string is parsed on every call, and an answer holds one
+    /// timestamp per value.
+    /// </summary>
+    public static int FormatTimestamp(long micros, Span<byte> utf8)
+    {
         var t = Micros.ToDateTimeOffset(micros).UtcDateTime;
-        var format = micros % 1_000_000 == 0 ? "yyyy-MM-dd'T'HH:mm:ss'Z'" : "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
-        t.TryFormat(buffer, out var n, format, System.Globalization.CultureInfo.InvariantCulture);
-        w.WriteStringValue(buffer[..n]);
+        t.Deconstruct(out var year, out var month, out var day);
+        Digits(utf8[..4], year);
+        utf8[4] = (byte)'-';
+        Digits(utf8.Slice(5, 2), month);
+        utf8[7] = (byte)'-';
+        Digits(utf8.Slice(8, 2), day);
+        utf8[10] = (byte)'T';
+        Digits(utf8.Slice(11, 2), t.Hour);
+        utf8[13] = (byte)':';
+        Digits(utf8.Slice(14, 2), t.Minute);
+        utf8[16] = (byte)':';
+        Digits(utf8.Slice(17, 2), t.Second);
+        if (micros % 1_000_000 == 0)
+        {
+            utf8[19] = (byte)'Z';
+            return 20;
+        }
+
+        utf8[19] = (byte)'.';
+        Digits(utf8.Slice(20, 6), (int)(t.Ticks % TimeSpan.TicksPerSecond / 10));
+        utf8[26] = (byte)'Z';
+        return 27;
+    }
+
+    /// <summary>Writes <paramref name="value"/> (non-negative) zero-padded into exactly the span's length.</summary>
+    private static void Digits(Span<byte> span, int value)
+    {
+        for (var i = span.Length - 1; i >= 0; i--)
+        {
+            span[i] = (byte)('0' + (value % 10));
+            value /= 10;
+        }
     }
 
     private static void WriteList(Utf8JsonWriter w, in FeatureValue v)

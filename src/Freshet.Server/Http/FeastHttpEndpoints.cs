@@ -18,8 +18,7 @@ internal static class FeastHttpEndpoints
             var registry = store.Registry; // resolved as of admission, even when asked for later
             RequestGate.Admit(ctx, AccessActions.ReadOnline, () => AccessObjects.ForOnlineRead(registry, request));
             var response = await store.GetOnlineFeaturesAsync(request, ctx.RequestAborted);
-            ctx.Response.ContentType = "application/json";
-            FeastJsonWriter.WriteOnlineResponse(ctx.Response.BodyWriter, response);
+            await OnlineAnswer.WriteAsync(ctx, response);
         }));
 
         app.MapPost("/push", ctx => Handle(ctx, options, async body =>

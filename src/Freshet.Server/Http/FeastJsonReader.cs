@@ -284,7 +284,7 @@ internal static class FeastJsonReader
             var values = new List<FeatureValue>();
             while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
             {
-                values.Add(ReadValue(ref reader, $"{path}[{values.Count}]", allowList: true));
+                values.Add(ReadValue(ref reader, path, values.Count, allowList: true));
             }
 
             if (!columns.TryAdd(name, [.. values]))
@@ -294,14 +294,18 @@ internal static class FeastJsonReader
         }
     }
 
-    private static FeatureValue ReadValue(ref Utf8JsonReader reader, string field, bool allowList)
+    /// <summary>
+    /// Reads one value of <paramref name="path"/> at <paramref name="index"/>; the field name of an error
+    /// (<c>path[index]</c>) is built only when there is one, not for every value of a request.
+    /// </summary>
+    private static FeatureValue ReadValue(ref Utf8JsonReader reader, string path, int index, bool allowList)
     {
         switch (reader.TokenType)
         {
             case JsonTokenType.Number:
                 return reader.TryGetInt64(out var l) ? FeatureValue.FromInt64(l)
                     : reader.TryGetDouble(out var d) && double.IsFinite(d) ? FeatureValue.FromFloat64(d)
-                    : throw new RequestException(field, "bad_number", $"'{field}' is a number out of range");
+                    : throw new RequestException(Item(path, index), "bad_number", $"'{Item(path, index)}' is a number out of range");
             case JsonTokenType.String:
                 return FeatureValue.FromString(Text(ref reader, field));
             case JsonTokenType.True:
@@ -311,18 +315,20 @@ internal static class FeastJsonReader
             case JsonTokenType.Null:
                 return FeatureValue.Null;
             case JsonTokenType.StartArray when allowList:
-                return ReadList(ref reader, field);
+                return ReadList(ref reader, Item(path, index));
             default:
-                throw new RequestException(field, "wrong_type", $"'{field}' must be a number, string, bool, null{(allowList ? " or a list of those" : "")}");
+                throw new RequestException(Item(path, index), "wrong_type", $"'{Item(path, index)}' must be a number, string, bool, null{(allowList ? " or a list of those" : "")}");
         }
     }
+
+    private static string Item(string path, int index) => $"{path}[{index}]";
 
     private static FeatureValue ReadList(ref Utf8JsonReader reader, string field)
     {
         var items = new List<FeatureValue>();
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
-            var item = ReadValue(ref reader, $"{field}[{items.Count}]", allowList: false);
+            var item = ReadValue(ref reader, field, items.Count, allowList: false);
             if (item.IsNull)
             {
                 throw new RequestException($"{field}[{items.Count}]", "null_in_list", "a list may not hold null");

@@ -26,7 +26,31 @@ internal static class FeastJsonWriter
 
     private static readonly JsonEncodedText ZeroTime = JsonEncodedText.Encode("1970-01-01T00:00:00Z");
 
+    // A timestamp in quotes, as the raw JSON value written for it.
+    private const int QuotedTimestampBytes = FeatureValueJson.MaxTimestampBytes + 2;
+
     public static void WriteOnlineResponse(IBufferWriter<byte> output, OnlineResponse response)
+    {
+        // Every feature of a view read for one entity row carries the row's event time: the text of the last
+        // time written per row is kept, so a time is formatted once per row and view rather than once per value.
+        var rows = response.RowCount;
+        var texts = ArrayPool<byte>.Shared.Rent(Math.Max(rows, 1) * QuotedTimestampBytes);
+        var times = ArrayPool<long>.Shared.Rent(Math.Max(rows, 1));
+        var lengths = ArrayPool<byte>.Shared.Rent(Math.Max(rows, 1));
+        try
+        {
+            Array.Clear(times, 0, rows);
+            WriteOnlineResponse(output, response, new TimestampCache(texts, times, lengths));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(texts);
+            ArrayPool<long>.Shared.Return(times);
+            ArrayPool<byte>.Shared.Return(lengths);
+        }
+    }
+
+    private static void WriteOnlineResponse(IBufferWriter<byte> output, OnlineResponse response, TimestampCache stamps)
     {
         using var w = new Utf8JsonWriter(output, new JsonWriterOptions { SkipValidation = true });
         w.WriteStartObject();
@@ -58,15 +82,17 @@ internal static class FeastJsonWriter
 
             w.WriteEndArray();
             w.WriteStartArray(EventTimestamps);
-            foreach (var t in column.EventMicros)
+            var times = column.EventMicros;
+            for (var r = 0; r < times.Length; r++)
             {
-                if (t == 0)
+                if (times[r] == 0)
                 {
                     w.WriteStringValue(ZeroTime);
                 }
                 else
                 {
-                    FeatureValueJson.WriteTimestamp(w, t);
+                    // The formatted time is digits, '-', ':', '.', 'T' and 'Z': nothing to escape.
+                    w.WriteRawValue(stamps.Quoted(r, times[r]), skipInputValidation: true);
                 }
             }
 
@@ -78,6 +104,24 @@ internal static class FeastJsonWriter
         w.WriteEndObject();
     }
 
+    /// <summary>Per entity row, the last event time written and its quoted RFC 3339 text.</summary>
+    private readonly struct TimestampCache(byte[] texts, long[] times, byte[] lengths)
+    {
+        public ReadOnlySpan<byte> Quoted(int row, long micros)
+        {
+            var text = texts.AsSpan(row * QuotedTimestampBytes, QuotedTimestampBytes);
+            if (times[row] != micros)
+            {
+                text[0] = (byte)'"';
+                var n = FeatureValueJson.FormatTimestamp(micros, text[1..]);
+                text[n + 1] = (byte)'"';
+                lengths[row] = (byte)(n + 2);
+                times[row] = micros;
+            }
+
+            return text[..lengths[row]];
+        }
+    }
 
     public static void WriteError(IBufferWriter<byte> output, string code, string field, string message)
     {
