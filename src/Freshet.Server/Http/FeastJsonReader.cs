@@ -307,7 +307,7 @@ internal static class FeastJsonReader
                     : reader.TryGetDouble(out var d) && double.IsFinite(d) ? FeatureValue.FromFloat64(d)
                     : throw new RequestException(Item(path, index), "bad_number", $"'{Item(path, index)}' is a number out of range");
             case JsonTokenType.String:
-                return FeatureValue.FromString(Text(ref reader, field));
+                return FeatureValue.FromString(ItemText(ref reader, path, index));
             case JsonTokenType.True:
                 return FeatureValue.FromBool(true);
             case JsonTokenType.False:
@@ -322,6 +322,19 @@ internal static class FeastJsonReader
     }
 
     private static string Item(string path, int index) => $"{path}[{index}]";
+
+    /// <summary><see cref="Text"/> for the value at <c>path[index]</c>, whose name is built only for an error.</summary>
+    private static string ItemText(ref Utf8JsonReader reader, string path, int index)
+    {
+        try
+        {
+            return reader.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            return Text(ref reader, Item(path, index));
+        }
+    }
 
     private static FeatureValue ReadList(ref Utf8JsonReader reader, string field)
     {
