@@ -72,8 +72,13 @@ public sealed class PartitionedIngestOnRedisTests(RedisClusterFixture redis, Pos
         // A backlog before the processors start: keyed by account, so each account stays in one of the 4 partitions.
         const int Accounts = 16;
         var random = new Random(20261206);
-        var sent = Txn.Generate(random, 2000, Accounts, DateTimeOffset.UtcNow);
+        var sent = Txn.Generate(random, 12_000, Accounts, DateTimeOffset.UtcNow);
         kafka.Produce("transactions", sent.Select(t => (t.Account, t.Json())));
+
+        // The servers first: started after the ingest processes, a quiet machine's ingests drained the whole
+        // backlog while the servers were starting, before the kill could land mid-stream.
+        await using var first = await ServerProcess.StartAsync(_repo.Dir);
+        await using var second = await ServerProcess.StartAsync(_repo.Dir);
 
         // Small batches, so that the kill lands between commits and each process holds partitions for a while.
         var cli = Path.Combine(AppContext.BaseDirectory, "freshet.dll");
@@ -88,8 +93,6 @@ public sealed class PartitionedIngestOnRedisTests(RedisClusterFixture redis, Pos
 
         var stderr = _ingests.Select(p => p.StandardError.ReadToEndAsync()).ToList();
         _ingests.ForEach(p => _ = p.StandardOutput.ReadToEndAsync());
-        await using var first = await ServerProcess.StartAsync(_repo.Dir);
-        await using var second = await ServerProcess.StartAsync(_repo.Dir);
         var rows = Enumerable.Range(0, Accounts).Select(i => ($"acct{i}", $"m{i * 2}", 40.0 + (i * 11.5))).ToList();
 
         // Mid-stream: part of the backlog is in the store, not all of it.
