@@ -122,10 +122,7 @@ internal sealed class Scenario : IAsyncDisposable
         }
 
         var repo = builder.Build().GetValueOrThrow();
-        var registry = new InMemoryRegistryStore();
-        var plan = RegistryPlanner.Plan(null, repo).GetValueOrThrow();
-        await registry.CommitAsync(RegistryPlanner.Apply(null, plan, "loadgen", DateTimeOffset.UtcNow), 0);
-        var store = await FeatureStore.OpenAsync(registry, online, repo.Config, ".");
+        var store = await OpenStoreAsync(repo, online);
 
         var ts = FeatureValue.FromTimestamp(DateTimeOffset.UtcNow);
         var columns = new Dictionary<string, FeatureValue[]>
@@ -201,10 +198,7 @@ internal sealed class Scenario : IAsyncDisposable
             .Add(new FeatureService("fraud", ["txn_stats:count_1h", "txn_stats:amount_sum_1d", "txn_stats:amount_mean_7d", "amount_vs_avg:ratio_to_mean_7d", "amount_vs_avg:share_of_sum_1d"]))
             .Build()
             .GetValueOrThrow();
-        var registry = new InMemoryRegistryStore();
-        var plan = RegistryPlanner.Plan(null, repo).GetValueOrThrow();
-        await registry.CommitAsync(RegistryPlanner.Apply(null, plan, "loadgen", DateTimeOffset.UtcNow), 0);
-        var store = await FeatureStore.OpenAsync(registry, online, repo.Config, ".");
+        var store = await OpenStoreAsync(repo, online);
 
         // 1,000 users x 5 events over the last 30 minutes, so every window has something.
         const int Users = 1_000;
@@ -229,6 +223,15 @@ internal sealed class Scenario : IAsyncDisposable
         return new Scenario("c", store, online, directory, Encoding.UTF8.GetBytes(json), grpc, []);
     }
 
+    /// <summary>A feature store over <paramref name="online"/> with <paramref name="repo"/> applied to a fresh in-memory registry.</summary>
+    private static async Task<FeatureStore> OpenStoreAsync(FeatureRepoDefinition repo, IOnlineStore online)
+    {
+        var registry = new InMemoryRegistryStore();
+        var plan = RegistryPlanner.Plan(null, repo).GetValueOrThrow();
+        await registry.CommitAsync(RegistryPlanner.Apply(null, plan, "loadgen", DateTimeOffset.UtcNow), 0);
+        return await FeatureStore.OpenAsync(registry, online, repo.Config, ".");
+    }
+
     private static async Task<Scenario> CreatePushScenarioAsync(IOnlineStore online, string? directory)
     {
         var repo = new RepoBuilder("loadgen")
@@ -246,10 +249,7 @@ internal sealed class Scenario : IAsyncDisposable
             .Add(new AggregationView("tx_stats", ["user"], FreshnessProbe.Source, [new Model.Aggregation(AggregationFunction.Count, null, TimeSpan.FromHours(1))]))
             .Build()
             .GetValueOrThrow();
-        var registry = new InMemoryRegistryStore();
-        var plan = RegistryPlanner.Plan(null, repo).GetValueOrThrow();
-        await registry.CommitAsync(RegistryPlanner.Apply(null, plan, "loadgen", DateTimeOffset.UtcNow), 0);
-        var store = await FeatureStore.OpenAsync(registry, online, repo.Config, ".");
+        var store = await OpenStoreAsync(repo, online);
 
         // The read entity 0 gets 3 events; the probe's entities start empty.
         var now = DateTimeOffset.UtcNow;
