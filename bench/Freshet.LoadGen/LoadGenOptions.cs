@@ -20,6 +20,12 @@ internal sealed record LoadGenOptions
 
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Before anything is timed, every target runs closed loop in turn, one second each, for this long, so that the
+    /// process (servers and clients) reaches its steady, fully compiled state (see <see cref="Settling"/>).
+    /// </summary>
+    public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(30);
+
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(5);
 
     public TimeSpan MaxDuration { get; init; } = TimeSpan.FromSeconds(4);
@@ -63,7 +69,7 @@ internal sealed record LoadGenOptions
 
     public const string Usage = """
         freshet-loadgen [--scenario a,b,c,d|soak] [--store redis|rocksdb|memory] [--connections N] [--grpc-channels N,...]
-                        [--in-flight N] [--warmup S] [--duration S] [--max-duration S] [--timeout S]
+                        [--in-flight N] [--settle S] [--warmup S] [--duration S] [--max-duration S] [--timeout S]
                         [--fractions 0.1,0.5,1] [--max-rate R] [--push-rate R] [--push-connections N] [--interval S]
                         [--targets freshet-http,bare-http,freshet-grpc,redis-mget] [--out DIR] [--charts DIR]
         """;
@@ -117,6 +123,9 @@ internal sealed record LoadGenOptions
                     break;
                 case "--warmup":
                     o = o with { Warmup = Seconds(name, value, errors, allowZero: true) };
+                    break;
+                case "--settle":
+                    o = o with { Settle = Seconds(name, value, errors, allowZero: true) };
                     break;
                 case "--duration":
                     o = o with { Duration = Seconds(name, value, errors, allowZero: false) };

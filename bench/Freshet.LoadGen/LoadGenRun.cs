@@ -82,14 +82,25 @@ internal static class LoadGenRun
             }
         }
 
+        // Nothing is timed until the process is warm (Settling); in scenario d the pushes warm up beside the reads.
+        if (options.Settle > TimeSpan.Zero)
+        {
+            log.WriteLine($"  settling for {options.Settle.TotalSeconds:F0} s: each target closed loop in turn, 1 s each");
+            var settlePushes = probe?.RunAsync(new PushShape(options.PushRate, TimeSpan.Zero, options.Settle, options.Timeout), cancellationToken);
+            await Settling.SettleAsync(targets, options.Settle, options.InFlight, options.Timeout, log);
+            if (settlePushes is not null)
+            {
+                await settlePushes;
+            }
+        }
+
         var maxima = new Dictionary<string, double>(StringComparer.Ordinal);
         if (options.MaxRate is null)
         {
-            foreach (var target in targets)
+            foreach (var max in await Settling.MaximaAsync(targets, options.InFlight, options.Warmup, options.MaxDuration, options.Timeout))
             {
-                var (throughput, errors) = await ClosedLoop.MaxThroughputAsync(target, options.InFlight, options.Warmup, options.MaxDuration, options.Timeout);
-                maxima[target.Name] = throughput;
-                log.WriteLine($"  max (closed loop, {options.InFlight} in flight) {target.Name,-13} {throughput,9:F0} req/s  errors {errors}");
+                maxima[max.Target] = max.Throughput;
+                log.WriteLine($"  max (closed loop, {options.InFlight} in flight) {max.Target,-13} {max.Throughput,9:F0} req/s  (1 s slices {max.SliceMin:F0}–{max.SliceMax:F0})  errors {max.Errors}");
             }
         }
 
@@ -113,6 +124,7 @@ internal static class LoadGenRun
 
         return new ScenarioReport(scenarioName, options.Store, options.Connections, options.InFlight, maxRate, maxima, runs, load, LoadAverage(), responseBytes.Length)
         {
+            SettleSeconds = options.Settle.TotalSeconds,
             GrpcChannels = channelCounts,
             PushRate = probe is null ? null : options.PushRate,
             PushConnections = probe is null ? null : options.PushConnections,
@@ -159,6 +171,9 @@ internal sealed record ScenarioReport(
     string LoadAfter,
     int ResponseBytes)
 {
+    /// <summary>How long every target ran before anything was timed (<see cref="Settling"/>).</summary>
+    public double SettleSeconds { get; init; }
+
     /// <summary>gRPC channels (HTTP/2 connections) of each gRPC target.</summary>
     public IReadOnlyList<int> GrpcChannels { get; init; } = [1];
 

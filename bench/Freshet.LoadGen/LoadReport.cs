@@ -147,6 +147,7 @@ internal static class LoadReport
             ["scenario"] = report.Scenario,
             ["store"] = report.Store,
             ["connections"] = report.Connections,
+            ["settle_seconds"] = report.SettleSeconds,
             ["grpc_channels"] = new JsonArray([.. report.GrpcChannels.Select(n => (JsonNode)n)]),
             ["push_rate"] = report.PushRate,
             ["push_connections"] = report.PushConnections,

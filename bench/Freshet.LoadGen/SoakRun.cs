@@ -93,11 +93,14 @@ internal static class SoakRun
         }
 
         var load = LoadGenRun.LoadAverage();
-        var maxRate = options.MaxRate ?? (await ClosedLoop.MaxThroughputAsync(target, options.InFlight, options.Warmup, options.MaxDuration, options.Timeout)).Throughput;
+        var settlePushes = probe.RunAsync(new PushShape(options.PushRate, TimeSpan.Zero, options.Settle, options.Timeout), cancellationToken);
+        await Settling.SettleAsync([target], options.Settle, options.InFlight, options.Timeout, log);
+        await settlePushes;
+        var maxRate = options.MaxRate ?? (await Settling.MaximaAsync([target], options.InFlight, options.Warmup, options.MaxDuration, options.Timeout))[0].Throughput;
         var rate = Math.Max(1, Math.Round(Fraction * maxRate));
         var liveBefore = GC.GetTotalMemory(forceFullCollection: true);
         var wsBefore = Environment.WorkingSet;
-        log.WriteLine($"soak ({options.Store}): max {maxRate:F0} req/s{(options.MaxRate is null ? $" (closed loop, {options.InFlight} in flight)" : "")}; reads at {rate:F0} req/s + {options.PushRate:F0} pushes/s for {options.Duration.TotalSeconds:F0} s, reported every {options.Interval.TotalSeconds:F0} s; live heap {Mb(liveBefore):F1} MB, working set {Mb(wsBefore):F1} MB; load average {load}");
+        log.WriteLine($"soak ({options.Store}): max {maxRate:F0} req/s{(options.MaxRate is null ? $" (closed loop, {options.InFlight} in flight)" : "")}; reads at {rate:F0} req/s + {options.PushRate:F0} pushes/s for {options.Duration.TotalSeconds:F0} s, reported every {options.Interval.TotalSeconds:F0} s, after settling for {options.Settle.TotalSeconds:F0} s; live heap {Mb(liveBefore):F1} MB, working set {Mb(wsBefore):F1} MB; load average {load}");
 
         var intervals = new List<SoakInterval>();
         long histogramBytes = 0;

@@ -13,7 +13,7 @@ public sealed class LoadGenProgramTests
             var output = new StringWriter();
             var error = new StringWriter();
             var code = await LoadGenProgram.RunAsync(
-                ["--scenario", "a", "--store", "rocksdb", "--max-rate", "40", "--fractions", "0.5,1", "--warmup", "0.2", "--duration", "1", "--connections", "2", "--timeout", "60", "--out", dir],
+                ["--scenario", "a", "--store", "rocksdb", "--max-rate", "40", "--fractions", "0.5,1", "--warmup", "0.2", "--duration", "1", "--connections", "2", "--timeout", "60", "--settle", "0", "--out", dir],
                 output,
                 error);
 
@@ -49,6 +49,40 @@ public sealed class LoadGenProgramTests
         }
     }
 
+    [Fact]
+    public async Task Nothing_is_timed_before_every_target_has_settled_and_maxima_are_taken_in_alternating_slices()
+    {
+        var dir = Directory.CreateTempSubdirectory("freshet-loadgen-test-").FullName;
+        try
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            var code = await LoadGenProgram.RunAsync(
+                ["--scenario", "a", "--store", "memory", "--targets", "freshet-http,bare-http", "--settle", "2", "--warmup", "0", "--max-duration", "2", "--in-flight", "4", "--connections", "2", "--fractions", "0.1", "--duration", "1", "--timeout", "60", "--out", dir],
+                output,
+                error);
+
+            Assert.True(code == 0, error.ToString());
+            var lines = output.ToString().Split('\n');
+            var settle = Array.FindIndex(lines, l => l.Contains("settle   1:", StringComparison.Ordinal));
+            var firstMax = Array.FindIndex(lines, l => l.Contains("max (closed loop", StringComparison.Ordinal));
+            Assert.True(settle >= 0 && firstMax > settle, output.ToString());
+            Assert.Contains("freshet-http", lines[settle], StringComparison.Ordinal);
+            Assert.Contains("bare-http", lines[settle], StringComparison.Ordinal);
+            // Two 1 s slices per target, so each maximum line shows the spread of its slices.
+            Assert.Equal(2, lines.Count(l => l.Contains("max (closed loop", StringComparison.Ordinal) && l.Contains("1 s slices", StringComparison.Ordinal)));
+
+            var json = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "loadgen-a-memory.json")))!;
+            Assert.Equal(2.0, (double?)json["settle_seconds"]);
+            Assert.True((double)json["closed_loop_max"]!["freshet-http"]! > 0);
+            Assert.True((double)json["closed_loop_max"]!["bare-http"]! > 0);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("b")]
     [InlineData("c")]
@@ -62,7 +96,7 @@ public sealed class LoadGenProgramTests
             // The run stops before timing anything if Freshet's answer is an error or lacks a value (100 x 50
             // over 5 views; a feature service of aggregates and on-demand features).
             var code = await LoadGenProgram.RunAsync(
-                ["--scenario", scenario, "--store", "rocksdb", "--max-rate", "20", "--fractions", "1", "--warmup", "0", "--duration", "1", "--timeout", "60", "--out", dir],
+                ["--scenario", scenario, "--store", "rocksdb", "--max-rate", "20", "--fractions", "1", "--warmup", "0", "--duration", "1", "--timeout", "60", "--settle", "0", "--out", dir],
                 output,
                 error);
 
@@ -86,7 +120,7 @@ public sealed class LoadGenProgramTests
             var output = new StringWriter();
             var error = new StringWriter();
             var code = await LoadGenProgram.RunAsync(
-                ["--scenario", "d", "--store", "rocksdb", "--max-rate", "20", "--fractions", "1", "--warmup", "0.5", "--duration", "2", "--push-rate", "15", "--targets", "freshet-http,freshet-grpc", "--grpc-channels", "3", "--timeout", "60", "--out", dir],
+                ["--scenario", "d", "--store", "rocksdb", "--max-rate", "20", "--fractions", "1", "--warmup", "0.5", "--duration", "2", "--push-rate", "15", "--targets", "freshet-http,freshet-grpc", "--grpc-channels", "3", "--timeout", "60", "--settle", "0", "--out", dir],
                 output,
                 error);
 
@@ -131,7 +165,7 @@ public sealed class LoadGenProgramTests
             var output = new StringWriter();
             var error = new StringWriter();
             var code = await LoadGenProgram.RunAsync(
-                ["--scenario", "soak", "--store", "rocksdb", "--max-rate", "40", "--duration", "3", "--interval", "1", "--push-rate", "10", "--warmup", "0.2", "--timeout", "60", "--out", dir],
+                ["--scenario", "soak", "--store", "rocksdb", "--max-rate", "40", "--duration", "3", "--interval", "1", "--push-rate", "10", "--warmup", "0.2", "--timeout", "60", "--settle", "0", "--out", dir],
                 output,
                 error);
 
@@ -182,7 +216,7 @@ public sealed class LoadGenProgramTests
             var output = new StringWriter();
             var error = new StringWriter();
             var code = await LoadGenProgram.RunAsync(
-                ["--scenario", "a", "--store", "rocksdb", "--max-rate", "20", "--fractions", "1", "--warmup", "0", "--duration", "1", "--grpc-channels", "4,1", "--targets", "freshet-http,freshet-grpc", "--timeout", "60", "--out", dir],
+                ["--scenario", "a", "--store", "rocksdb", "--max-rate", "20", "--fractions", "1", "--warmup", "0", "--duration", "1", "--grpc-channels", "4,1", "--targets", "freshet-http,freshet-grpc", "--timeout", "60", "--settle", "0", "--out", dir],
                 output,
                 error);
 
