@@ -31,9 +31,14 @@ public sealed class RedisInvalidationChannel : IInvalidationChannel
         _channel = RedisChannel.Literal(ChannelName(project));
     }
 
-    /// <summary>Connects to the Redis server(s) of <paramref name="connectionString"/> (StackExchange.Redis syntax).</summary>
+    /// <summary>
+    /// Connects to the Redis server(s) of <paramref name="connectionString"/> (StackExchange.Redis syntax) with the
+    /// online store's failure settings: an unreachable server is a <see cref="RedisUnavailableException"/> at once,
+    /// publishes fail fast while Redis is down, and the connection is retried every
+    /// <see cref="RedisOnlineStore.ReconnectInterval"/>.
+    /// </summary>
     public static RedisInvalidationChannel Connect(string connectionString, string project) =>
-        new(ConnectionMultiplexer.Connect(connectionString), project, ownsConnection: true);
+        new(RedisConnections.Connect(connectionString, RedisOnlineStore.ReconnectInterval), project, ownsConnection: true);
 
     /// <summary>The pub/sub channel of a project's invalidations.</summary>
     public static string ChannelName(string project) => $"freshet:{project}:invalidate";
@@ -49,7 +54,16 @@ public sealed class RedisInvalidationChannel : IInvalidationChannel
     {
         ArgumentNullException.ThrowIfNull(invalidation);
         cancellationToken.ThrowIfCancellationRequested();
-        await _connection.GetSubscriber().PublishAsync(_channel, InvalidationMessage.Encode(_origin, invalidation));
+        try
+        {
+            await _connection.GetSubscriber().PublishAsync(_channel, InvalidationMessage.Encode(_origin, invalidation));
+        }
+        catch (Exception e) when (RedisConnections.IsOutage(e))
+        {
+            // The write before it was applied; the caller answers "unavailable" (HTTP 503) as for a write that lost
+            // Redis midway. Other servers whose subscription dropped too are told to drop everything on reconnect.
+            throw RedisConnections.Unavailable($"the cache invalidation channel (Redis at {string.Join(",", _connection.GetEndPoints().Select(p => p.ToString()))})", e);
+        }
     }
 
     /// <inheritdoc />

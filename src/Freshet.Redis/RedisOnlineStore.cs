@@ -71,37 +71,9 @@ public sealed partial class RedisOnlineStore : IOnlineStore
     /// </summary>
     public static RedisOnlineStore Connect(string connectionString, RedisOnlineStoreOptions? options = null)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        ConfigurationOptions config;
-        try
-        {
-            config = ConfigurationOptions.Parse(connectionString);
-        }
-        catch (ArgumentException e)
-        {
-            throw new RedisUnavailableException($"the Redis connection string '{connectionString}' is not valid: {e.Message}", e);
-        }
-
-        // At start-up an unreachable server is an error at once (AbortOnConnectFail); later, while Redis is down,
-        // every call fails fast rather than queueing behind the outage (BacklogPolicy.FailFast: the caller answers
-        // "unavailable" at once and a write is never applied after it was refused), and the connection is retried
-        // every heartbeat (a fixed 100 ms, not the default back-off that grows to 10 s), so calls succeed again
-        // within about 100 ms of Redis accepting connections (docs/online-store.md, "Failure behaviour").
-        config.AbortOnConnectFail = true;
-        config.BacklogPolicy = BacklogPolicy.FailFast;
-        config.HeartbeatInterval = ReconnectInterval;
-        config.ReconnectRetryPolicy = new LinearRetry((int)ReconnectInterval.TotalMilliseconds);
-        var endpoints = string.Join(",", config.EndPoints.Select(e => e.ToString()));
-        ConnectionMultiplexer connection;
-        try
-        {
-            connection = ConnectionMultiplexer.Connect(config);
-        }
-        catch (RedisConnectionException e)
-        {
-            throw new RedisUnavailableException($"cannot connect to Redis at {endpoints}: {Describe(e.FailureType)}", e);
-        }
-
+        // Fails fast while Redis is down and reconnects every ReconnectInterval (RedisConnections.Connect), so calls
+        // succeed again within about 100 ms of Redis accepting connections (docs/online-store.md, "Failure behaviour").
+        var connection = RedisConnections.Connect(connectionString, ReconnectInterval);
         try
         {
             return OpenCore(connection, options, ownsConnection: true);
@@ -326,29 +298,9 @@ public sealed partial class RedisOnlineStore : IOnlineStore
         }
     }
 
-    private static string Describe(ConnectionFailureType failure) => failure switch
-    {
-        ConnectionFailureType.UnableToResolvePhysicalConnection or ConnectionFailureType.UnableToConnect or ConnectionFailureType.SocketFailure =>
-            "the connection was refused or timed out (is redis-server running there?)",
-        ConnectionFailureType.AuthenticationFailure => "authentication failed (check the password in the connection string)",
-        _ => $"connection failed ({failure})",
-    };
+    private static bool IsOutage(Exception e) => RedisConnections.IsOutage(e);
 
-    /// <summary>
-    /// True for the failures of a server that is down or restarting: no connection (FailFast refuses at once), a
-    /// connection lost with the command in flight, no answer in time, or <c>LOADING</c> while a restarted server reads
-    /// its append-only file.
-    /// </summary>
-    private static bool IsOutage(Exception e) => e is RedisConnectionException or RedisTimeoutException
-        || (e is RedisServerException && e.Message.StartsWith("LOADING", StringComparison.Ordinal));
-
-    /// <summary>A short, endpoint-naming message for callers (an HTTP client sees it), the client library's detail as the inner exception.</summary>
-    private RedisUnavailableException Unavailable(Exception e) => new(e switch
-    {
-        RedisConnectionException c => $"the online store (Redis at {_endpoints}) is unavailable: {Describe(c.FailureType)}",
-        RedisTimeoutException => $"the online store (Redis at {_endpoints}) did not answer in time",
-        _ => $"the online store (Redis at {_endpoints}) is loading its data after a restart",
-    }, e);
+    private RedisUnavailableException Unavailable(Exception e) => RedisConnections.Unavailable($"the online store (Redis at {_endpoints})", e);
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 }

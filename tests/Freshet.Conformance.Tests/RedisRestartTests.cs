@@ -80,6 +80,67 @@ public sealed class RedisRestartTests : IAsyncLifetime
         Assert.Equal(1, await store.WriteAsync([new OnlineWrite("v", OnlineStoreConformance.Key(2), OnlineStoreConformance.Row(1, 1, 2))]));
     }
 
+    [Fact]
+    public async Task The_invalidation_channel_fails_fast_naming_redis_while_it_is_down_and_publishes_again_after_its_return()
+    {
+        const string Project = "restart";
+        await using var publisher = RedisInvalidationChannel.Connect($"127.0.0.1:{_port}", Project);
+        await using var subscriber = RedisInvalidationChannel.Connect($"127.0.0.1:{_port}", Project);
+        var received = 0;
+        subscriber.Subscribe(_ => Interlocked.Increment(ref received));
+        var invalidation = new Invalidation([new OnlineKey("v", OnlineStoreConformance.Key(1))], []);
+        await publisher.PublishAsync(invalidation);
+        await WaitUntilAsync(() => Volatile.Read(ref received) >= 1, "the first invalidation was not received");
+
+        _redis!.Kill();
+        await _redis.WaitForExitAsync();
+        _redis.Dispose();
+        _redis = null;
+
+        // A publish while Redis is down is refused at once as the store's "unavailable" (HTTP 503), not a raw client error.
+        var clock = Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<RedisUnavailableException>(async () => await publisher.PublishAsync(invalidation));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"the refused publish took {clock.Elapsed.TotalSeconds:F1} s");
+        Assert.Contains("cache invalidation channel", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"Redis at 127.0.0.1:{_port}", error.Message, StringComparison.Ordinal);
+
+        _redis = await RedisServers.StartAsync(_dir, _port);
+        clock.Restart();
+        while (true)
+        {
+            try
+            {
+                await publisher.PublishAsync(invalidation);
+                break;
+            }
+            catch (RedisUnavailableException)
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "the channel did not reconnect");
+                await Task.Delay(10);
+            }
+        }
+
+        Assert.True(clock.Elapsed <= TimeSpan.FromSeconds(1), $"the first publish came {clock.Elapsed.TotalMilliseconds:F0} ms after PING answered");
+    }
+
+    [Fact]
+    public void An_unreachable_redis_is_named_when_the_invalidation_channel_connects()
+    {
+        var port = RedisServers.FreePort();
+        var error = Assert.Throws<RedisUnavailableException>(() => RedisInvalidationChannel.Connect($"127.0.0.1:{port}", "p"));
+        Assert.Contains($"127.0.0.1:{port}", error.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string message)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), message);
+            await Task.Delay(10);
+        }
+    }
+
     private static async Task<int> CountAsync(IAsyncEnumerable<KeyValuePair<byte[], byte[]>> rows)
     {
         var n = 0;
