@@ -24,7 +24,7 @@ internal sealed record LoadGenOptions
     /// Before anything is timed, every target runs closed loop in turn, one second each, for this long, so that the
     /// process (servers and clients) reaches its steady, fully compiled state (see <see cref="Settling"/>).
     /// </summary>
-    public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(60);
 
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(5);
 
