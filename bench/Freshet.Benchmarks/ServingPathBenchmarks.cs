@@ -36,6 +36,7 @@ public class ServingPathBenchmarks
     private byte[] _body = null!;
     private OnlineRequest _request = null!;
     private OnlineResponse _response = null!;
+    private byte[] _grpcAnswer = null!;
     private readonly ArrayBufferWriter<byte> _output = new(256 * 1024);
 
     /// <summary>The request shape: <c>1x10</c> or <c>100x50</c>.</summary>
@@ -85,6 +86,7 @@ public class ServingPathBenchmarks
         _body = Encoding.UTF8.GetBytes($$"""{"features": [{{string.Join(", ", features)}}], "entities": {"user_id": [{{string.Join(", ", ids)}}]}, "full_feature_names": {{fullNames}}}""");
         _request = FeastJsonReader.ReadGetOnlineFeatures(_body);
         _response = await _store.GetOnlineFeaturesAsync(_request);
+        _grpcAnswer = Google.Protobuf.MessageExtensions.ToByteArray(Freshet.Server.Grpc.ServingServiceImpl.ToProto(_response));
     }
 
     [GlobalCleanup]
@@ -103,6 +105,29 @@ public class ServingPathBenchmarks
         FeastJsonWriter.WriteOnlineResponse(_output, _response);
         return _output.WrittenCount;
     }
+
+    [Benchmark(Description = "gRPC: build answer (generated message)")]
+    public Freshet.Protos.Serving.GetOnlineFeaturesResponse GrpcBuild() => Freshet.Server.Grpc.ServingServiceImpl.ToProto(_response);
+
+    [Benchmark(Description = "gRPC: write answer (ProtoAnswer)")]
+    public int GrpcWrite()
+    {
+        _output.ResetWrittenCount();
+        Freshet.Server.Grpc.ProtoAnswer.Write(_response, Freshet.Server.Grpc.ProtoAnswer.Size(_response), _output);
+        return _output.WrittenCount;
+    }
+
+    [Benchmark(Description = "gRPC: build + serialize answer (generated message)")]
+    public int GrpcEncode()
+    {
+        _output.ResetWrittenCount();
+        var message = Freshet.Server.Grpc.ServingServiceImpl.ToProto(_response);
+        Google.Protobuf.MessageExtensions.WriteTo(message, _output);
+        return _output.WrittenCount;
+    }
+
+    [Benchmark(Description = "gRPC client: parse answer")]
+    public int GrpcClientParse() => Freshet.Protos.Serving.GetOnlineFeaturesResponse.Parser.ParseFrom(_grpcAnswer).Results.Count;
 
     [Benchmark(Baseline = true, Description = "parse + read + encode")]
     public async Task<int> All()

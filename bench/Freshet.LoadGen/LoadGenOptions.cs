@@ -53,6 +53,12 @@ internal sealed record LoadGenOptions
     /// </summary>
     public IReadOnlyList<int> GrpcChannels { get; init; } = [];
 
+    /// <summary>
+    /// <c>--grpc-answer parse</c>: the gRPC targets parse each answer into Feast's message. The default
+    /// (<c>bytes</c>) receives the whole answer but does not parse it, as the HTTP targets do not parse their JSON.
+    /// </summary>
+    public bool GrpcParse { get; init; }
+
     /// <summary>The soak's reporting interval (its <see cref="Duration"/> is the whole soak).</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(60);
 
@@ -68,7 +74,7 @@ internal sealed record LoadGenOptions
     public static readonly IReadOnlyList<string> TargetNames = [Names.FreshetHttp, Names.BareHttp, Names.FreshetGrpc, Names.RedisMget];
 
     public const string Usage = """
-        freshet-loadgen [--scenario a,b,c,d|soak] [--store redis|rocksdb|memory] [--connections N] [--grpc-channels N,...]
+        freshet-loadgen [--scenario a,b,c,d|soak] [--store redis|rocksdb|memory] [--connections N] [--grpc-channels N,...] [--grpc-answer bytes|parse]
                         [--in-flight N] [--settle S] [--warmup S] [--duration S] [--max-duration S] [--timeout S]
                         [--fractions 0.1,0.5,1] [--max-rate R] [--push-rate R] [--push-connections N] [--interval S]
                         [--targets freshet-http,bare-http,freshet-grpc,redis-mget] [--out DIR] [--charts DIR]
@@ -108,6 +114,14 @@ internal sealed record LoadGenOptions
                     break;
                 case "--grpc-channels":
                     o = o with { GrpcChannels = [.. List(value).Select(v => Positive(name, v, errors))] };
+                    break;
+                case "--grpc-answer":
+                    if (value is not ("bytes" or "parse"))
+                    {
+                        errors.Add($"--grpc-answer: must be bytes or parse, not '{value}'");
+                    }
+
+                    o = o with { GrpcParse = value == "parse" };
                     break;
                 case "--push-connections":
                     o = o with { PushConnections = Positive(name, value, errors) };

@@ -1,6 +1,6 @@
 using Freshet.Benchmarks;
-using Freshet.Protos.Serving;
 using Freshet.Server;
+using Grpc.Core;
 using Grpc.Net.Client;
 using StackExchange.Redis;
 
@@ -56,7 +56,7 @@ internal static class LoadGenRun
             new HttpLoadTarget(Names.FreshetHttp, freshetClient, Path, scenario.HttpBody, JsonType),
             new HttpLoadTarget(Names.BareHttp, bareClient, Path, scenario.HttpBody, JsonType),
         };
-        all.AddRange(channels.Select(c => new GrpcLoadTarget(channels.Count == 1 ? Names.FreshetGrpc : $"{Names.FreshetGrpc}-{c.Clients.Count}ch", c.Clients, scenario.GrpcRequest)));
+        all.AddRange(channels.Select(c => new GrpcLoadTarget(channels.Count == 1 ? Names.FreshetGrpc : $"{Names.FreshetGrpc}-{c.Invokers.Count}ch", c.Invokers, scenario.GrpcRequest, options.GrpcParse)));
         if (redisConnection is not null && scenario.RedisKeys.Length > 0)
         {
             all.Add(new RedisMgetTarget(Names.RedisMget, redisConnection.GetDatabase(), scenario.RedisKeys));
@@ -70,7 +70,7 @@ internal static class LoadGenRun
         }
 
         var load = LoadAverage();
-        log.WriteLine($"scenario {scenarioName} ({options.Store}): request {scenario.HttpBody.Length} B, response {responseBytes.Length} B; {options.Connections} HTTP connections, {string.Join(" and ", channelCounts)} gRPC channels{(probe is null ? "" : $", {options.PushRate:F0} pushes/s over {options.PushConnections} connections during every run")}; load average {load}");
+        log.WriteLine($"scenario {scenarioName} ({options.Store}): request {scenario.HttpBody.Length} B, response {responseBytes.Length} B; {options.Connections} HTTP connections, {string.Join(" and ", channelCounts)} gRPC channels (answers {(options.GrpcParse ? "parsed" : "kept as bytes")}){(probe is null ? "" : $", {options.PushRate:F0} pushes/s over {options.PushConnections} connections during every run")}; load average {load}");
 
         // Every target must answer correctly before it is timed.
         foreach (var target in targets)
@@ -126,6 +126,7 @@ internal static class LoadGenRun
         {
             SettleSeconds = options.Settle.TotalSeconds,
             GrpcChannels = channelCounts,
+            GrpcParse = options.GrpcParse,
             PushRate = probe is null ? null : options.PushRate,
             PushConnections = probe is null ? null : options.PushConnections,
         };
@@ -177,6 +178,9 @@ internal sealed record ScenarioReport(
     /// <summary>gRPC channels (HTTP/2 connections) of each gRPC target.</summary>
     public IReadOnlyList<int> GrpcChannels { get; init; } = [1];
 
+    /// <summary>Whether the gRPC targets parsed each answer into Feast's message (<c>--grpc-answer parse</c>).</summary>
+    public bool GrpcParse { get; init; }
+
     /// <summary>Scenario <c>d</c>: events pushed per second during every run.</summary>
     public double? PushRate { get; init; }
 
@@ -215,10 +219,10 @@ internal sealed class GrpcChannels : IDisposable
             }));
         }
 
-        Clients = [.. _channels.Select(c => new ServingService.ServingServiceClient(c))];
+        Invokers = [.. _channels.Select(c => c.CreateCallInvoker())];
     }
 
-    public IReadOnlyList<ServingService.ServingServiceClient> Clients { get; }
+    public IReadOnlyList<CallInvoker> Invokers { get; }
 
     public void Dispose()
     {

@@ -149,6 +149,7 @@ internal static class LoadReport
             ["connections"] = report.Connections,
             ["settle_seconds"] = report.SettleSeconds,
             ["grpc_channels"] = new JsonArray([.. report.GrpcChannels.Select(n => (JsonNode)n)]),
+            ["grpc_answer"] = report.GrpcParse ? "parse" : "bytes",
             ["push_rate"] = report.PushRate,
             ["push_connections"] = report.PushConnections,
             ["closed_loop_in_flight"] = report.InFlight,

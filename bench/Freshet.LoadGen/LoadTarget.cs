@@ -1,5 +1,6 @@
 using System.Net;
 using Freshet.Protos.Serving;
+using Google.Protobuf;
 using Grpc.Core;
 using StackExchange.Redis;
 
@@ -54,23 +55,43 @@ internal sealed class HttpLoadTarget(string name, HttpClient client, string path
 }
 
 /// <summary>
-/// Feast's gRPC <c>GetOnlineFeatures</c> with one fixed request; success is an OK status. Calls go round robin over
-/// <paramref name="clients"/> (one per channel, each channel its own HTTP/2 connection).
+/// Feast's gRPC <c>GetOnlineFeatures</c> with one fixed request; success is an OK status with a non-empty answer.
+/// Calls go round robin over <paramref name="invokers"/> (one per channel, each channel its own HTTP/2
+/// connection). With <paramref name="parse"/> false the answer is received whole but kept as bytes, as the HTTP
+/// target keeps its JSON; with true it is parsed into Feast's <c>GetOnlineFeaturesResponse</c> (5,000
+/// <c>Value</c> objects in scenario b, about 1.4 ms and 800 KB per call in the generator's own process).
 /// </summary>
-internal sealed class GrpcLoadTarget(string name, IReadOnlyList<ServingService.ServingServiceClient> clients, GetOnlineFeaturesRequest request) : ILoadTarget
+internal sealed class GrpcLoadTarget(string name, IReadOnlyList<CallInvoker> invokers, GetOnlineFeaturesRequest request, bool parse) : ILoadTarget
 {
+    private const string Service = "feast.serving.ServingService";
+
+    private static readonly Marshaller<GetOnlineFeaturesRequest> RequestMarshaller =
+        Marshallers.Create<GetOnlineFeaturesRequest>(r => r.ToByteArray(), GetOnlineFeaturesRequest.Parser.ParseFrom);
+
+    private static readonly Method<GetOnlineFeaturesRequest, GetOnlineFeaturesResponse> Parsed = new(MethodType.Unary, Service, "GetOnlineFeatures",
+        RequestMarshaller, Marshallers.Create<GetOnlineFeaturesResponse>(r => r.ToByteArray(), GetOnlineFeaturesResponse.Parser.ParseFrom));
+
+    private static readonly Method<GetOnlineFeaturesRequest, byte[]> Bytes = new(MethodType.Unary, Service, "GetOnlineFeatures",
+        RequestMarshaller, Marshallers.Create<byte[]>(b => b, b => b));
+
     private long _next;
 
     public string Name { get; } = name;
 
     public async ValueTask<string?> SendAsync(CancellationToken cancellationToken)
     {
-        var client = clients[(int)((ulong)Interlocked.Increment(ref _next) % (ulong)clients.Count)];
+        var invoker = invokers[(int)((ulong)Interlocked.Increment(ref _next) % (ulong)invokers.Count)];
+        var options = new CallOptions(cancellationToken: cancellationToken);
         try
         {
-            using var call = client.GetOnlineFeaturesAsync(request, cancellationToken: cancellationToken);
-            var response = await call.ResponseAsync.ConfigureAwait(false);
-            return response.Results.Count > 0 ? null : "empty_response";
+            if (parse)
+            {
+                using var call = invoker.AsyncUnaryCall(Parsed, null, options, request);
+                return (await call.ResponseAsync.ConfigureAwait(false)).Results.Count > 0 ? null : "empty_response";
+            }
+
+            using var raw = invoker.AsyncUnaryCall(Bytes, null, options, request);
+            return (await raw.ResponseAsync.ConfigureAwait(false)).Length > 0 ? null : "empty_response";
         }
         catch (RpcException e)
         {

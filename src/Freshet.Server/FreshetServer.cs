@@ -80,6 +80,7 @@ public static class FreshetServer
         }
 
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, options.MaxRequestBodyBytes));
+        builder.Services.AddSingleton<global::Grpc.AspNetCore.Server.Model.IServiceMethodProvider<ServingServiceImpl>, ServingMethods>();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;

@@ -22,6 +22,7 @@ public sealed class LoadGenProgramTests
             var json = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "loadgen-a-rocksdb.json")))!;
             Assert.Equal("a", (string?)json["scenario"]);
             Assert.Equal(40.0, (double?)json["max_rate"]);
+            Assert.Equal("bytes", (string?)json["grpc_answer"]);
             var runs = json["runs"]!.AsArray();
             // Three targets (Freshet HTTP, bare Kestrel, Freshet gRPC; no Redis with rocksdb) at two rates.
             Assert.Equal(6, runs.Count);
@@ -216,13 +217,15 @@ public sealed class LoadGenProgramTests
             var output = new StringWriter();
             var error = new StringWriter();
             var code = await LoadGenProgram.RunAsync(
-                ["--scenario", "a", "--store", "rocksdb", "--max-rate", "20", "--fractions", "1", "--warmup", "0", "--duration", "1", "--grpc-channels", "4,1", "--targets", "freshet-http,freshet-grpc", "--timeout", "60", "--settle", "0", "--out", dir],
+                ["--scenario", "a", "--store", "rocksdb", "--max-rate", "20", "--fractions", "1", "--warmup", "0", "--duration", "1", "--grpc-channels", "4,1", "--grpc-answer", "parse", "--targets", "freshet-http,freshet-grpc", "--timeout", "60", "--settle", "0", "--out", dir],
                 output,
                 error);
 
             Assert.True(code == 0, error.ToString());
             var json = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "loadgen-a-rocksdb.json")))!;
             Assert.Equal([4, 1], json["grpc_channels"]!.AsArray().Select(n => (int)n!));
+            // Parsed answers: a gRPC answer without results would have counted as an error here.
+            Assert.Equal("parse", (string?)json["grpc_answer"]);
             var runs = json["runs"]!.AsArray();
             Assert.Equal(["freshet-grpc-1ch", "freshet-grpc-4ch", "freshet-http"], runs.Select(r => (string)r!["target"]!).Order(StringComparer.Ordinal));
             Assert.All(runs, r => Assert.Equal(20L, (long)r!["ok"]!));
@@ -252,12 +255,13 @@ public sealed class LoadGenProgramTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var code = await LoadGenProgram.RunAsync(["--scenario", "soak", "--duration", "10", "--interval", "60", "--push-rate", "0", "--grpc-channels", "x"], output, error);
+        var code = await LoadGenProgram.RunAsync(["--scenario", "soak", "--duration", "10", "--interval", "60", "--push-rate", "0", "--grpc-channels", "x", "--grpc-answer", "json"], output, error);
 
         Assert.Equal(2, code);
         var text = error.ToString();
         Assert.Contains("--push-rate: '0' is not a rate above 0", text, StringComparison.Ordinal);
         Assert.Contains("--grpc-channels: 'x' is not a whole number above 0", text, StringComparison.Ordinal);
+        Assert.Contains("--grpc-answer: must be bytes or parse, not 'json'", text, StringComparison.Ordinal);
         Assert.Contains("--interval: the soak's interval (60 s) is longer than its --duration (10 s)", text, StringComparison.Ordinal);
     }
 }

@@ -12,13 +12,17 @@ using ProtoValue = Freshet.Protos.Types.Value;
 
 namespace Freshet.Server.Grpc;
 
-/// <summary>Feast's <c>feast.serving.ServingService</c> over a <see cref="FeatureStore"/>.</summary>
-internal sealed class ServingServiceImpl(FeatureStore store) : ServingService.ServingServiceBase
+/// <summary>
+/// Feast's <c>feast.serving.ServingService</c> over a <see cref="FeatureStore"/>. Bound by
+/// <see cref="ServingMethods"/>, not the generated base class: the online answer is written by
+/// <see cref="ProtoAnswer"/> without building the generated message.
+/// </summary>
+internal sealed class ServingServiceImpl(FeatureStore store)
 {
     private static readonly string Version =
         typeof(FeatureStore).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    public override Task<GetFeastServingInfoResponse> GetFeastServingInfo(GetFeastServingInfoRequest request, ServerCallContext context)
+    public Task<GetFeastServingInfoResponse> GetFeastServingInfo(GetFeastServingInfoRequest request, ServerCallContext context)
     {
         try
         {
@@ -32,7 +36,7 @@ internal sealed class ServingServiceImpl(FeatureStore store) : ServingService.Se
         return Task.FromResult(new GetFeastServingInfoResponse { Version = $"freshet-{Version}" });
     }
 
-    public override async Task<GetOnlineFeaturesResponse> GetOnlineFeatures(GetOnlineFeaturesRequest request, ServerCallContext context)
+    public async Task<OnlineResponse> GetOnlineFeatures(GetOnlineFeaturesRequest request, ServerCallContext context)
     {
         try
         {
@@ -49,7 +53,9 @@ internal sealed class ServingServiceImpl(FeatureStore store) : ServingService.Se
             var registry = store.Registry; // resolved as of admission, even when asked for later
             RequestGate.Admit(context.GetHttpContext(), AccessActions.ReadOnline, () => AccessObjects.ForOnlineRead(registry, online));
             var response = await store.GetOnlineFeaturesAsync(online, context.CancellationToken);
-            return ToProto(response);
+            // A caller that gave up (deadline, cancel) gets nothing: do not spend the encoding on it.
+            context.CancellationToken.ThrowIfCancellationRequested();
+            return response;
         }
         catch (RequestException e)
         {
@@ -123,7 +129,8 @@ internal sealed class ServingServiceImpl(FeatureStore store) : ServingService.Se
         return p;
     }
 
-    private static GetOnlineFeaturesResponse ToProto(OnlineResponse response)
+    /// <summary>The answer as the generated message: what <see cref="ProtoAnswer"/> must match byte for byte.</summary>
+    internal static GetOnlineFeaturesResponse ToProto(OnlineResponse response)
     {
         var proto = new GetOnlineFeaturesResponse
         {
