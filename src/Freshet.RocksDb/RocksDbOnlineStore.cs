@@ -13,10 +13,13 @@ namespace Freshet.RocksDb;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Durability: the write-ahead log is on and every <see cref="WriteAsync"/> call is one atomic write batch
-/// committed with <c>sync</c>, so when it returns its rows survive a killed process or a power cut, and a
-/// crash never leaves half of a call applied. <see cref="PutAsync"/> is the same: one synced batch per call,
-/// so a stream processor's tiles and offsets are stored together or not at all.
+/// Durability: the write-ahead log is on and every <see cref="WriteAsync"/>, <see cref="PutAsync"/>,
+/// <see cref="WriteAndPutAsync"/> and <see cref="SwapAsync"/> call is one atomic write batch, applied under the
+/// stripe locks of its keys and then, once the locks are released, synced (the log is flushed and fsynced)
+/// before the call returns. So when a call returns its rows survive a killed process or a power cut, a crash
+/// never leaves half of a call applied, and a stream processor's tiles and offsets are stored together or
+/// not at all. A row is visible to readers a moment before it is durable; a call that returned has synced
+/// every batch it could have read.
 /// </para>
 /// <para>
 /// State rows (<see cref="OnlinePut"/>) share the row key layout, their namespace in place of the view, so
@@ -28,7 +31,7 @@ namespace Freshet.RocksDb;
 /// Thread safety: every method but <see cref="DisposeAsync"/> may be called concurrently from any threads;
 /// <see cref="PutAsync"/> takes the same stripe locks as <see cref="WriteAsync"/> for its keys. Newest-wins needs a read, a comparison and a write per key; writers
 /// take striped locks (chosen by a hash of the key, entered in ascending order so two batches cannot
-/// deadlock) and hold them until their batch is durable, so of two concurrent writers of one key the newer
+/// deadlock) and hold them until their batch is applied, so of two concurrent writers of one key the newer
 /// row always ends up stored. Readers take no lock. <see cref="DisposeAsync"/> closes the database: call it
 /// once, after every other call has returned and every scan has been enumerated to its end or disposed.
 /// </para>
@@ -44,6 +47,10 @@ public sealed class RocksDbOnlineStore : IOnlineStore
     private readonly RocksDbSharp.RocksDb _db;
     private readonly DbOptions _dbOptions;
     private readonly WriteOptions _syncWrite;
+
+    // Rows, puts and swaps are applied (write-ahead log and memtable) under their stripes without a sync, then
+    // synced with SyncLog once the stripes are released and before the call returns.
+    private readonly WriteOptions _applyWrite = new();
     private readonly Lock[] _stripes;
     private readonly int _stripeMask;
     private readonly ConcurrentDictionary<string, byte[]> _prefixes = new(StringComparer.Ordinal);
@@ -194,21 +201,31 @@ public sealed class RocksDbOnlineStore : IOnlineStore
 
         var distinct = SortDistinct(stripes);
         var entered = 0;
+        int applied;
         try
         {
             entered = EnterStripes(stripes, distinct);
-            return CommitLocked(writes, writeKeys, puts, putKeys);
+            applied = CommitLocked(writes, writeKeys, puts, putKeys);
         }
         finally
         {
             ExitStripes(stripes, entered);
         }
+
+        SyncLog();
+        return applied;
     }
+
+    // Makes every batch applied so far durable: this call's, and any other call's whose row this call read (its
+    // answer may rest on it). Done after the stripes are released, so writers of a hot key (a view's freshness
+    // row, which every push puts) do not queue behind each other's fsync; concurrent syncs then overlap.
+    private void SyncLog() => Native.Instance.rocksdb_flush_wal(_db.Handle, 1);
 
     /// <inheritdoc />
     /// <remarks>
     /// The stripes of every key are held from the read of the stored values to the commit of the swaps that
-    /// matched (one synced batch), so no write of this process slips in between; RocksDB has one owning process.
+    /// matched (one batch, synced before the call returns), so no write of this process slips in between; RocksDB
+    /// has one owning process.
     /// </remarks>
     public ValueTask SwapAsync(IReadOnlyList<OnlineSwap> swaps, bool[] applied, CancellationToken cancellationToken = default)
     {
@@ -272,7 +289,7 @@ public sealed class RocksDbOnlineStore : IOnlineStore
 
             if (any)
             {
-                _db.Write(batch, _syncWrite);
+                _db.Write(batch, _applyWrite);
             }
         }
         finally
@@ -280,6 +297,8 @@ public sealed class RocksDbOnlineStore : IOnlineStore
             ExitStripes(stripes, entered);
         }
 
+        // Also when nothing matched: the refusal may rest on a value another call has not synced yet.
+        SyncLog();
         return ValueTask.CompletedTask;
     }
 
@@ -440,7 +459,7 @@ public sealed class RocksDbOnlineStore : IOnlineStore
             }
         }
 
-        _db.Write(batch, _syncWrite);
+        _db.Write(batch, _applyWrite);
         return applied;
     }
 
