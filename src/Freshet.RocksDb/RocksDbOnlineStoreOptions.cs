@@ -26,4 +26,7 @@ public sealed record RocksDbOnlineStoreOptions
     /// different keys contend only when their keys hash to the same stripe.
     /// </summary>
     public int LockStripes { get; init; } = DefaultLockStripes;
+
+    /// <summary>Turns RocksDB's statistics on (tests count write-ahead-log syncs with them); off by default, as they cost a little per call.</summary>
+    internal bool Statistics { get; init; }
 }

@@ -155,6 +155,32 @@ public sealed class CachingOnlineStoreTests
     }
 
     [Fact]
+    public async Task A_write_and_put_through_the_cache_drops_the_entries_of_its_rows_and_its_state_rows()
+    {
+        var inner = new InMemoryOnlineStore();
+        await using var cache = new CachingOnlineStore(inner, new CachingOnlineStoreOptions { MaxStaleness = TimeSpan.FromHours(1) });
+        var tile = new OnlineKey("tiles", [7]);
+        await cache.WriteAndPutAsync([new OnlineWrite("drivers", Key(1), Row(10, 10, 1))], [new OnlinePut("tiles", [7], [1])]);
+        Assert.Equal(1, await ValueAsync(cache, K1));
+        Assert.Null(await ValueAsync(cache, K2));
+        Assert.Equal([1], (await ReadAsync(cache, tile))[0]);
+
+        var applied = await cache.WriteAndPutAsync(
+            [new OnlineWrite("drivers", Key(1), Row(20, 20, 2)), new OnlineWrite("drivers", Key(2), Row(20, 20, 22))],
+            [new OnlinePut("tiles", [7], [2])]);
+
+        Assert.Equal(2, applied);
+        Assert.Equal(2, await ValueAsync(cache, K1));
+        Assert.Equal(22, await ValueAsync(cache, K2));
+        Assert.Equal([2], (await ReadAsync(cache, tile))[0]);
+
+        // Newest wins still holds through the combined call; the put of null removes the cached state row.
+        Assert.Equal(0, await cache.WriteAndPutAsync([new OnlineWrite("drivers", Key(1), Row(5, 5, 3))], [new OnlinePut("tiles", [7], null)]));
+        Assert.Equal(2, await ValueAsync(cache, K1));
+        Assert.Null((await ReadAsync(cache, tile))[0]);
+    }
+
+    [Fact]
     public async Task The_cache_stays_within_max_entries()
     {
         var inner = new InMemoryOnlineStore();
@@ -331,6 +357,29 @@ public sealed class TieredOnlineStoreTests
         Assert.Null(left[0]);
         await durable.ReadAsync([new OnlineKey("drivers", Key(1))], left);
         Assert.Null(left[0]);
+    }
+
+    [Fact]
+    public async Task A_write_and_put_reaches_both_tiers_with_newest_wins_in_each()
+    {
+        var fast = new InMemoryOnlineStore();
+        var durable = new InMemoryOnlineStore();
+        await using var tiered = new TieredOnlineStore(fast, durable);
+        await tiered.WriteAsync([new OnlineWrite("drivers", Key(1), Row(2, 2, 10))]);
+
+        var applied = await tiered.WriteAndPutAsync(
+            [new OnlineWrite("drivers", Key(1), Row(1, 1, 11)), new OnlineWrite("drivers", Key(2), Row(1, 1, 20))],
+            [new OnlinePut("tiles", [1], [5])]);
+
+        Assert.Equal(1, applied);
+        foreach (var tier in new IOnlineStore[] { fast, durable })
+        {
+            var rows = new byte[]?[3];
+            await tier.ReadAsync([new OnlineKey("drivers", Key(1)), new OnlineKey("drivers", Key(2)), new OnlineKey("tiles", [1])], rows);
+            Assert.Equal(10, ValueOf(rows[0]!));
+            Assert.Equal(20, ValueOf(rows[1]!));
+            Assert.Equal([5], rows[2]);
+        }
     }
 
     [Fact]

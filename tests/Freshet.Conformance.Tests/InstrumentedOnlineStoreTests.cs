@@ -109,6 +109,7 @@ public sealed class InstrumentedOnlineStoreTests
         await s.WriteAsync([new OnlineWrite("v", Key(1), OnlineStoreConformance.Row(10, 10, 1))]);
         await s.ReadAsync([new OnlineKey("v", Key(1))], new byte[]?[1]);
         await s.PutAsync([new OnlinePut("ns", [1], [2])]);
+        await s.WriteAndPutAsync([new OnlineWrite("v", Key(2), OnlineStoreConformance.Row(10, 10, 2))], [new OnlinePut("ns", [2], [2])]);
         await s.SwapAsync([new OnlineSwap("ns", [1], [2], [3])], new bool[1]);
         await foreach (var _ in s.ScanAsync("ns", []))
         {
@@ -118,7 +119,7 @@ public sealed class InstrumentedOnlineStoreTests
 
         lock (seen)
         {
-            Assert.Equal(["write", "read", "put", "swap", "scan", "delete_view"], seen.Select(x => x.Operation));
+            Assert.Equal(["write", "read", "put", "write_put", "swap", "scan", "delete_view"], seen.Select(x => x.Operation));
             Assert.All(seen, x => Assert.True(x.Seconds >= 0));
         }
     }

@@ -183,6 +183,38 @@ public abstract class OnlineStoreConformance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Write_and_put_keeps_newest_wins_for_the_rows_counts_them_and_puts_the_state_rows()
+    {
+        var newer = Row(2_000, 0, 2);
+        await Store.WriteAsync([new OnlineWrite("v", Key(1), newer)]);
+        await Store.PutAsync([new OnlinePut("s", [1], [1])]);
+
+        var applied = await Store.WriteAndPutAsync(
+            [new OnlineWrite("v", Key(1), Row(1_000, 9_999, 1)), new OnlineWrite("v", Key(2), Row(1_000, 0, 3)), new OnlineWrite("v", Key(3), Row(3_000, 0, 4))],
+            [new OnlinePut("s", [1], null), new OnlinePut("s", [2], [22]), new OnlinePut("s", [2], [23])]);
+
+        // The older row of key 1 is ignored and not counted; keys 2 and 3 are new. The puts apply in call order.
+        Assert.Equal(2, applied);
+        Assert.Equal(newer, await ReadOne("v", 1));
+        Assert.Equal(3, ValueOf((await ReadOne("v", 2))!));
+        Assert.Equal(4, ValueOf((await ReadOne("v", 3))!));
+        Assert.Null(await ReadState("s", [1]));
+        Assert.Equal([23], await ReadState("s", [2]));
+    }
+
+    [Fact]
+    public async Task Write_and_put_with_only_rows_or_only_state_rows_does_what_the_one_call_does()
+    {
+        Assert.Equal(1, await Store.WriteAndPutAsync([new OnlineWrite("v", Key(1), Row(1_000, 0, 1))], []));
+        Assert.Equal(0, await Store.WriteAndPutAsync([], [new OnlinePut("s", [1], [1])]));
+        Assert.Equal(0, await Store.WriteAndPutAsync([], []));
+        Assert.Equal(0, await Store.WriteAndPutAsync([new OnlineWrite("v", Key(1), Row(999, 0, 2))], []));
+
+        Assert.Equal(1, ValueOf((await ReadOne("v", 1))!));
+        Assert.Equal([1], await ReadState("s", [1]));
+    }
+
+    [Fact]
     public async Task Deleting_a_view_removes_only_its_rows_and_counts_them()
     {
         // "a" is a prefix of "ab" and "a.b": the store's keys must still keep the views apart.

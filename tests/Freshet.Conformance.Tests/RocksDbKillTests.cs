@@ -9,7 +9,8 @@ namespace Freshet.Conformance.Tests;
 /// <summary>
 /// A writer killed with SIGKILL between or during writes loses no acknowledged row: every batch whose
 /// WriteAsync returned before the kill reads back after the store is reopened. A stream processor killed the
-/// same way never leaves its tiles and its offset apart: they were put in one atomic batch.
+/// same way never leaves its tiles and its offset apart: they were put in one atomic batch. Nor does a push
+/// killed between or during its combined write of rows and state rows (<see cref="RocksDbOnlineStore.WriteAndPutAsync"/>).
 /// </summary>
 public sealed class RocksDbKillTests : IDisposable
 {
@@ -167,6 +168,89 @@ public sealed class RocksDbKillTests : IDisposable
 
             Assert.Equal(offset + 1, events);
             Assert.Equal(offset, latest);
+            acked = offset;
+        }
+    }
+
+    [Fact]
+    public async Task Rows_and_the_state_row_written_with_them_always_agree_after_a_writer_killed_with_sigkill()
+    {
+        const int Size = 20;
+        var crasher = Path.Combine(AppContext.BaseDirectory, "Freshet.RocksDb.Crasher.dll");
+        Assert.True(File.Exists(crasher), $"{crasher} is missing; build tests/Freshet.Conformance.Tests");
+        var random = new Random(20261129);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120)); // a hang guard: five process starts can be slow on a loaded machine
+
+        var acked = -1L;
+        for (var round = 0; round < 5; round++)
+        {
+            var killAfter = acked + random.Next(3, 30);
+            var start = new ProcessStartInfo("dotnet", ["exec", crasher, _dir, "--rows-and-state", Size.ToString(CultureInfo.InvariantCulture)])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var process = Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
+            try
+            {
+                while (acked < killAfter)
+                {
+                    var line = await process.StandardOutput.ReadLineAsync(timeout.Token);
+                    if (line is null)
+                    {
+                        Assert.Fail($"the writer exited before acknowledging batch {killAfter}: {await stderr}");
+                    }
+
+                    acked = long.Parse(line["ACK ".Length..], CultureInfo.InvariantCulture);
+                }
+            }
+            finally
+            {
+                await Task.Delay(random.Next(0, 15));
+                process.Kill(entireProcessTree: true);
+            }
+
+            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                acked = long.Parse(line["ACK ".Length..], CultureInfo.InvariantCulture);
+            }
+
+            await process.WaitForExitAsync(timeout.Token);
+            Assert.NotEqual(0, process.ExitCode);
+
+            await using var store = RocksDbOnlineStore.Open(_dir);
+            var offsetRow = new byte[]?[1];
+            await store.ReadAsync([new OnlineKey("offsets", [0])], offsetRow, timeout.Token);
+            Assert.True(offsetRow[0] is not null, $"round {round}: no offset stored after {acked + 1} acknowledged batches");
+            var offset = BinaryPrimitives.ReadInt64BigEndian(offsetRow[0]);
+            Assert.True(offset >= acked, $"round {round}: offset {offset} is behind acknowledged batch {acked}");
+
+            // Every row of batches 0..offset + 1: those up to the offset are stored, those of the batch after it not
+            // one (a row without its state row would be half a combined write).
+            var count = (int)((offset + 2) * Size);
+            var keys = new OnlineKey[count];
+            for (var id = 0; id < count; id++)
+            {
+                keys[id] = new OnlineKey("v", OnlineStoreConformance.Key(id));
+            }
+
+            var rows = new byte[]?[count];
+            await store.ReadAsync(keys, rows, timeout.Token);
+            for (var id = 0; id < count; id++)
+            {
+                var batch = id / Size;
+                if (batch <= offset)
+                {
+                    Assert.True(rows[id] is not null, $"round {round}: row {id} of batch {batch} is missing; the offset {offset} says it was written");
+                    Assert.Equal(id, OnlineStoreConformance.ValueOf(rows[id]!));
+                }
+                else
+                {
+                    Assert.True(rows[id] is null, $"round {round}: row {id} of batch {batch} is stored without its offset (stored offset {offset})");
+                }
+            }
+
             acked = offset;
         }
     }

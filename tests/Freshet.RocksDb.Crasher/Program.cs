@@ -14,9 +14,14 @@ using Freshet.Values;
 // batch b puts, in one PutAsync, tile b % tiles of namespace "tiles" (key [tile]: its event count and the last
 // batch it took, two big-endian int64s) and the offset b (a big-endian int64), then prints "ACK b". After any
 // kill the tiles' counts must add up to the stored offset + 1.
+//
+// Usage: Freshet.RocksDb.Crasher <directory> --rows-and-state <rows per batch> [batches]
+// Plays a push: resumes after the offset stored in namespace "offsets" (key [0]), and for each batch b writes, in
+// one WriteAndPutAsync, the rows of view "v" (keys and event times as in the first usage) and the offset b, then
+// prints "ACK b". After any kill the rows of batches 0..offset are all stored and those of batch offset + 1 none.
 if (args.Length < 3)
 {
-    await Console.Error.WriteLineAsync("usage: Freshet.RocksDb.Crasher <directory> <view> <rows per batch> [batches] | <directory> --state <tiles> [batches]");
+    await Console.Error.WriteLineAsync("usage: Freshet.RocksDb.Crasher <directory> <view> <rows per batch> [batches] | <directory> --state <tiles> [batches] | <directory> --rows-and-state <rows per batch> [batches]");
     return 2;
 }
 
@@ -25,6 +30,12 @@ await using var store = RocksDbOnlineStore.Open(args[0]);
 if (args[1] == "--state")
 {
     await PutStateAsync(store, int.Parse(args[2], CultureInfo.InvariantCulture), batches);
+    return 0;
+}
+
+if (args[1] == "--rows-and-state")
+{
+    await WriteRowsAndStateAsync(store, int.Parse(args[2], CultureInfo.InvariantCulture), batches);
     return 0;
 }
 
@@ -76,6 +87,28 @@ static async Task PutStateAsync(RocksDbOnlineStore store, int tiles, long batche
         var consumed = new byte[8];
         BinaryPrimitives.WriteInt64BigEndian(consumed, b);
         await store.PutAsync([new OnlinePut("tiles", [(byte)t], tile), new OnlinePut("offsets", [0], consumed)]);
+        Console.Out.WriteLine("ACK " + b.ToString(CultureInfo.InvariantCulture));
+    }
+}
+
+static async Task WriteRowsAndStateAsync(RocksDbOnlineStore store, int size, long batches)
+{
+    var stored = new byte[]?[1];
+    await store.ReadAsync([new OnlineKey("offsets", [0])], stored);
+    var next = stored[0] is { } offset ? BinaryPrimitives.ReadInt64BigEndian(offset) + 1 : 0;
+    uint[] hashes = [RowCodec.NameHash("value")];
+    var writes = new OnlineWrite[size];
+    for (var b = next; b < batches; b++)
+    {
+        for (var j = 0; j < size; j++)
+        {
+            var id = (b * size) + j;
+            writes[j] = new OnlineWrite("v", EntityKeyCodec.Encode([FeatureValue.FromInt64(id)]), RowCodec.Write(b + 1, 0, hashes, [FeatureValue.FromInt64(id)]));
+        }
+
+        var consumed = new byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(consumed, b);
+        await store.WriteAndPutAsync(writes, [new OnlinePut("offsets", [0], consumed)]);
         Console.Out.WriteLine("ACK " + b.ToString(CultureInfo.InvariantCulture));
     }
 }

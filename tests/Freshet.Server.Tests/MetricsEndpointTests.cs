@@ -48,7 +48,7 @@ public sealed class MetricsEndpointTests
         Assert.Matches(Family("freshet_request_duration_seconds_bucket", "endpoint=\"/get-online-features\"", "status=\"200\""), metrics);
         Assert.Matches(Family("freshet_request_duration_seconds_bucket", "endpoint=\"/get-online-features\"", "status=\"400\""), metrics);
         Assert.Matches(Family("freshet_online_store_duration_seconds_bucket", "tier=\"l1\"", "store=\"CachingOnlineStore\"", "operation=\"read\""), metrics);
-        Assert.Matches(Family("freshet_online_store_duration_seconds_bucket", "tier=\"l2\"", "store=\"SwitchableStore\"", "operation=\"put\""), metrics);
+        Assert.Matches(Family("freshet_online_store_duration_seconds_bucket", "tier=\"l2\"", "store=\"SwitchableStore\"", "operation=\"write_put\""), metrics);
         Assert.Matches(Family("freshet_online_store_hit_ratio", "tier=\"l1\"", "store=\"cache\""), metrics);
         Assert.Matches(Family("freshet_online_store_lookups_total", "tier=\"l2\""), metrics);
         Assert.Matches(Family("freshet_request_errors_total", "endpoint=\"/get-online-features\"", "code=\"bad_json\"", "status=\"400\""), metrics);

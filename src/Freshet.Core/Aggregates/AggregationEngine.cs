@@ -13,7 +13,14 @@ public readonly record struct AggregationEvent(byte[] EntityKey, long EventMicro
 public sealed record EventRejection(int Row, string Code, string Reason);
 
 /// <summary>What an apply did.</summary>
-public sealed record AggregationApplyResult(int Applied, IReadOnlyList<EventRejection> Rejected, int TilesCollected);
+public sealed record AggregationApplyResult(int Applied, IReadOnlyList<EventRejection> Rejected, int TilesCollected)
+{
+    /// <summary>
+    /// Of the plain rows given to <see cref="AggregationEngine.WriteAndApplyAsync"/>, how many replaced (or created)
+    /// a stored row (<see cref="IOnlineStore.WriteAsync"/>'s count); 0 for the other applies.
+    /// </summary>
+    public int RowsWritten { get; init; }
+}
 
 /// <summary>
 /// How fresh a view is: the newest event time applied to it and when that apply committed. The processing lag is
@@ -186,10 +193,38 @@ public sealed partial class AggregationEngine(IOnlineStore store, TimeProvider c
     /// when another writer got there first); the rows of <paramref name="alsoPut"/> are put after the tiles, and
     /// the caller advances its offsets only after this returns (docs/scale-out.md).
     /// </summary>
-    public async ValueTask<AggregationApplyResult> ApplyAsync(IReadOnlyList<(CompiledAggregationView View, IReadOnlyList<AggregationEvent> Events)> batches,
-        StreamPositions? positions, Func<IReadOnlyList<IReadOnlyList<EventRejection>>, IReadOnlyList<OnlinePut>>? alsoPut = null, CancellationToken cancellationToken = default)
+    public ValueTask<AggregationApplyResult> ApplyAsync(IReadOnlyList<(CompiledAggregationView View, IReadOnlyList<AggregationEvent> Events)> batches,
+        StreamPositions? positions, Func<IReadOnlyList<IReadOnlyList<EventRejection>>, IReadOnlyList<OnlinePut>>? alsoPut = null, CancellationToken cancellationToken = default) =>
+        ApplyCoreAsync([], batches, positions, alsoPut, cancellationToken);
+
+    /// <summary>
+    /// Writes plain rows (newest wins, <see cref="IOnlineStore.WriteAsync"/>) and applies events to the tiles of
+    /// several views: a push feeding plain and aggregation views. On an embedded store the rows, the tiles, the
+    /// freshness rows and the rows of <paramref name="alsoPut"/> are one call of
+    /// <see cref="IOnlineStore.WriteAndPutAsync"/> (RocksDB: one synced batch, all or none). On a shared store the
+    /// rows are written first, then the tiles are applied as by <see cref="ApplyAsync(IReadOnlyList{ValueTuple{CompiledAggregationView, IReadOnlyList{AggregationEvent}}}, StreamPositions?, Func{IReadOnlyList{IReadOnlyList{EventRejection}}, IReadOnlyList{OnlinePut}}?, CancellationToken)"/>.
+    /// <see cref="AggregationApplyResult.RowsWritten"/> counts the rows that replaced stored ones.
+    /// </summary>
+    public ValueTask<AggregationApplyResult> WriteAndApplyAsync(IReadOnlyList<OnlineWrite> writes, IReadOnlyList<(CompiledAggregationView View, IReadOnlyList<AggregationEvent> Events)> batches,
+        Func<IReadOnlyList<IReadOnlyList<EventRejection>>, IReadOnlyList<OnlinePut>>? alsoPut = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(writes);
+        return ApplyCoreAsync(writes, batches, null, alsoPut, cancellationToken);
+    }
+
+    private async ValueTask<AggregationApplyResult> ApplyCoreAsync(IReadOnlyList<OnlineWrite> writes, IReadOnlyList<(CompiledAggregationView View, IReadOnlyList<AggregationEvent> Events)> batches,
+        StreamPositions? positions, Func<IReadOnlyList<IReadOnlyList<EventRejection>>, IReadOnlyList<OnlinePut>>? alsoPut, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batches);
+
+        // A shared store keeps its order of old: the plain rows first, then the tiles with compare-and-set.
+        var written = 0;
+        if (store.IsShared && writes.Count > 0)
+        {
+            written = await store.WriteAsync(writes, cancellationToken);
+            writes = [];
+        }
+
         var now = Micros.From(clock.GetUtcNow());
         var future = now + Micros.Of(_options.FutureTolerance);
         var rejections = new List<IReadOnlyList<EventRejection>>(batches.Count);
@@ -237,12 +272,9 @@ public sealed partial class AggregationEngine(IOnlineStore store, TimeProvider c
 
         if (groups.Count == 0)
         {
-            if (extra.Count > 0)
-            {
-                await store.PutAsync(extra, cancellationToken);
-            }
+            written += await WriteAndPutAsync(writes, extra, cancellationToken);
 
-            return new AggregationApplyResult(0, allRejected, 0);
+            return new AggregationApplyResult(0, allRejected, 0) { RowsWritten = written };
         }
 
         // Stripes are taken in ascending order, each once, so two applies never wait on each other in a cycle.
@@ -275,7 +307,7 @@ public sealed partial class AggregationEngine(IOnlineStore store, TimeProvider c
 
             if (store.IsShared)
             {
-                return await ApplySharedAsync(batches, positions, groups, members, keys, extra, now, batchSlots, viewSlots.Count, allRejected, cancellationToken);
+                return await ApplySharedAsync(batches, positions, groups, members, keys, extra, now, batchSlots, viewSlots.Count, allRejected, cancellationToken) with { RowsWritten = written };
             }
 
             var stored = new byte[]?[keys.Length];
@@ -323,9 +355,10 @@ public sealed partial class AggregationEngine(IOnlineStore store, TimeProvider c
                 }
             }
 
+            // The plain rows of a push join the tiles: one call, one durable batch where the store can.
             puts.AddRange(extra);
-            await store.PutAsync(puts, cancellationToken);
-            return new AggregationApplyResult(CountApplied(batches, batchSlots, viewSlots.Count, applied), allRejected, collected);
+            written = await WriteAndPutAsync(writes, puts, cancellationToken);
+            return new AggregationApplyResult(CountApplied(batches, batchSlots, viewSlots.Count, applied), allRejected, collected) { RowsWritten = written };
         }
         finally
         {
@@ -334,6 +367,22 @@ public sealed partial class AggregationEngine(IOnlineStore store, TimeProvider c
                 _locks[stripes[i]].Release();
             }
         }
+    }
+
+    // Plain rows and state rows in one call when there are both; a stream batch (no rows) stays a plain put.
+    private async ValueTask<int> WriteAndPutAsync(IReadOnlyList<OnlineWrite> writes, IReadOnlyList<OnlinePut> puts, CancellationToken cancellationToken)
+    {
+        if (writes.Count > 0)
+        {
+            return puts.Count > 0 ? await store.WriteAndPutAsync(writes, puts, cancellationToken) : await store.WriteAsync(writes, cancellationToken);
+        }
+
+        if (puts.Count > 0)
+        {
+            await store.PutAsync(puts, cancellationToken);
+        }
+
+        return 0;
     }
 
     private static bool WithinAnyRetention(CompiledAggregationView view, long eventMicros, long now)

@@ -16,6 +16,7 @@ public class InstrumentedOnlineStore : IOnlineStore
     private readonly TagList _read;
     private readonly TagList _write;
     private readonly TagList _put;
+    private readonly TagList _writePut;
     private readonly TagList _swap;
     private readonly TagList _deleteView;
     private readonly TagList _scan;
@@ -33,6 +34,7 @@ public class InstrumentedOnlineStore : IOnlineStore
         _read = Tags("read");
         _write = Tags("write");
         _put = Tags("put");
+        _writePut = Tags("write_put");
         _swap = Tags("swap");
         _deleteView = Tags("delete_view");
         _scan = Tags("scan");
@@ -134,6 +136,27 @@ public class InstrumentedOnlineStore : IOnlineStore
         finally
         {
             FreshetTelemetry.StoreDuration.Record(FreshetTelemetry.Seconds(start), _put);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Timed as one call (operation <c>write_put</c>): the inner store may commit both in one batch.</remarks>
+    public async ValueTask<int> WriteAndPutAsync(IReadOnlyList<OnlineWrite> writes, IReadOnlyList<OnlinePut> puts, CancellationToken cancellationToken = default)
+    {
+        var start = Stopwatch.GetTimestamp();
+        using var activity = Start("freshet.online_store.write_put", writes.Count + puts.Count);
+        try
+        {
+            return await Inner.WriteAndPutAsync(writes, puts, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            Fail(activity, e, _writePut);
+            throw;
+        }
+        finally
+        {
+            FreshetTelemetry.StoreDuration.Record(FreshetTelemetry.Seconds(start), _writePut);
         }
     }
 

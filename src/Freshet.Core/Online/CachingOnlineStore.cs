@@ -191,6 +191,35 @@ public sealed partial class CachingOnlineStore : IOnlineStore, IOnlineStoreStats
     }
 
     /// <inheritdoc />
+    /// <remarks>One call to the inner store; the entries of every written and put key are dropped, as by the two calls.</remarks>
+    public async ValueTask<int> WriteAndPutAsync(IReadOnlyList<OnlineWrite> writes, IReadOnlyList<OnlinePut> puts, CancellationToken cancellationToken = default)
+    {
+        var keys = new OnlineKey[writes.Count + puts.Count];
+        for (var i = 0; i < writes.Count; i++)
+        {
+            keys[i] = new OnlineKey(writes[i].View, writes[i].EntityKey);
+        }
+
+        for (var i = 0; i < puts.Count; i++)
+        {
+            keys[writes.Count + i] = new OnlineKey(puts[i].Namespace, puts[i].Key);
+        }
+
+        int replaced;
+        try
+        {
+            replaced = await _inner.WriteAndPutAsync(writes, puts, cancellationToken);
+        }
+        finally
+        {
+            InvalidateKeys(keys);
+        }
+
+        await PublishAsync(new Invalidation(keys, []), cancellationToken);
+        return replaced;
+    }
+
+    /// <inheritdoc />
     public async ValueTask SwapAsync(IReadOnlyList<OnlineSwap> swaps, bool[] applied, CancellationToken cancellationToken = default)
     {
         var keys = new OnlineKey[swaps.Count];

@@ -51,6 +51,27 @@ public interface IOnlineStore : IAsyncDisposable
         throw new NotSupportedException($"{GetType().Name} does not store state rows");
 
     /// <summary>
+    /// Writes <paramref name="writes"/> as <see cref="WriteAsync"/> does (newest wins; returns how many replaced
+    /// what was stored), then puts <paramref name="puts"/> as <see cref="PutAsync"/> does, in that order (a put
+    /// of a key a write also touches leaves the put's value). A push that feeds plain views and aggregation
+    /// views makes one call. Stores that can commit both in one atomic, durable batch do (RocksDB: one synced
+    /// write batch, so a crash keeps both parts or neither); the default makes the two calls in turn, so a
+    /// failure of the second leaves the first applied.
+    /// </summary>
+    async ValueTask<int> WriteAndPutAsync(IReadOnlyList<OnlineWrite> writes, IReadOnlyList<OnlinePut> puts, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(writes);
+        ArgumentNullException.ThrowIfNull(puts);
+        var applied = writes.Count == 0 ? 0 : await WriteAsync(writes, cancellationToken);
+        if (puts.Count > 0)
+        {
+            await PutAsync(puts, cancellationToken);
+        }
+
+        return applied;
+    }
+
+    /// <summary>
     /// Compare-and-set of state rows, each one on its own (not all or none): <c>applied[i]</c> says whether
     /// <c>swaps[i]</c> found its expected value and was stored. Each swap is atomic with respect to every other
     /// write of the same key, from this process or another one sharing the store. Stream processors that share

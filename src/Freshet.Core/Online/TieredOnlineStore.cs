@@ -199,6 +199,40 @@ public sealed class TieredOnlineStore : IOnlineStore, IOnlineStoreStats
 
     /// <inheritdoc />
     /// <remarks>
+    /// One call to each tier, durable first (all or none there if it can combine them), then L2; if L2 fails,
+    /// its copies of every key are removed. Returns the count of the durable tier.
+    /// </remarks>
+    public async ValueTask<int> WriteAndPutAsync(IReadOnlyList<OnlineWrite> writes, IReadOnlyList<OnlinePut> puts, CancellationToken cancellationToken = default)
+    {
+        var stripes = new int[writes.Count + puts.Count];
+        for (var i = 0; i < writes.Count; i++)
+        {
+            stripes[i] = Stripe(writes[i].View, writes[i].EntityKey);
+        }
+
+        for (var i = 0; i < puts.Count; i++)
+        {
+            stripes[writes.Count + i] = Stripe(puts[i].Namespace, puts[i].Key);
+        }
+
+        Begin(stripes);
+        try
+        {
+            var replaced = await _durable.WriteAndPutAsync(writes, puts, cancellationToken);
+            await ToFastAsync(
+                () => _fast.WriteAndPutAsync(writes, puts, cancellationToken).AsTask(),
+                writes.Select(w => new OnlinePut(w.View, w.EntityKey, null)).Concat(puts.Select(p => p with { Value = null })),
+                cancellationToken);
+            return replaced;
+        }
+        finally
+        {
+            End(stripes);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
     /// The compare-and-set runs on the durable tier; an applied swap is then put into L2, a refused one removed
     /// from L2 (its copy there is likely out of date; the next read fills it from L3). Two processes swapping one
     /// key can reach L2 in the other order than L3: L2 then holds the earlier value until the key's next swap,

@@ -50,8 +50,19 @@ public sealed partial class FeatureStore
 
         var violations = new List<EventRejection>();
         var writes = Encoder(registry, fv).Encode(rows, violations: violations);
-        var applied = writes.Count == 0 ? 0 : await Online.WriteAsync(writes, cancellationToken);
-        await RecordLettersAsync([.. RejectedEvents(fv.Source, fv.Name, rows, violations)], cancellationToken);
+        IReadOnlyList<RejectedEvent> letters = [.. RejectedEvents(fv.Source, fv.Name, rows, violations)];
+        int applied;
+        if (letters.Count > 0 && !Online.IsShared && Options.DeadLetters is { } sink)
+        {
+            // The rows and the dead letters of the refused ones: one call, one durable batch where the store can.
+            applied = await Online.WriteAndPutAsync(writes, sink.Prepare(letters), cancellationToken);
+        }
+        else
+        {
+            applied = writes.Count == 0 ? 0 : await Online.WriteAsync(writes, cancellationToken);
+            await RecordLettersAsync(letters, cancellationToken);
+        }
+
         return new WriteToOnlineStoreResult(rows.RowCount, applied) { Rejections = [.. violations.Select(v => new PushRejection(fv.Name, v.Row, v.Code, v.Reason))] };
     }
 
@@ -190,20 +201,17 @@ public sealed partial class FeatureStore
         }
 
         var applied = 0;
-        if (to is PushTarget.Online or PushTarget.OnlineAndOffline && writes.Count > 0)
-        {
-            applied = await Online.WriteAsync(writes, cancellationToken);
-        }
-
         var aggregated = 0;
         var rejections = new List<PushRejection>();
         if (to is PushTarget.Online or PushTarget.OnlineAndOffline)
         {
-            // All views of the source, their dead letters and the idempotency keys: one atomic batch. On a shared
-            // store the rows are compare-and-set, then the keys are put, then the letters are created.
+            // The plain rows, all views' tiles, their dead letters and the idempotency keys: one atomic batch on
+            // an embedded store (one fsync on RocksDB). On a shared store the plain rows are written first, then
+            // the tiles are compare-and-set, then the keys are put, then the letters are created.
             var shared = Online.IsShared;
             var letters = new List<RejectedEvent>();
-            var result = await Engine.ApplyAsync(
+            var result = await Engine.WriteAndApplyAsync(
+                writes,
                 [.. aggregationViews.Select(a => (a.Compiled, a.Events))],
                 perView =>
                 {
@@ -226,6 +234,7 @@ public sealed partial class FeatureStore
                     return puts;
                 },
                 cancellationToken);
+            applied = result.RowsWritten;
             aggregated = result.Applied;
             if (shared && letters.Count > 0 && Options.DeadLetters is { } sharedSink)
             {
