@@ -7,8 +7,8 @@ namespace Freshet.LoadGen;
 /// with full optimization (guided by the profile it gathered) in the background, later. Here the servers, their
 /// clients and the generator are one process, and every target's code (Freshet's endpoint and serializers, Kestrel,
 /// HttpClient, gRPC, the Redis client) goes through that. Measured with 1-second closed-loop slices alternating
-/// Freshet and the bare endpoint from a cold start (docs/benchmarks.md, "Warm-up"), both rose for 15–30 s, Freshet
-/// from 0.2–0.6 of its warm rate; a target timed first, for 4 s after a 1 s warm-up, ran at a fraction of what it
+/// Freshet and the bare endpoint from a cold start (docs/benchmarks.md, "Warm-up"), both rose for 20–50 s, Freshet's
+/// first second at about a fifth of its settled rate; a target timed first, for 4 s after a 1 s warm-up, ran at a fraction of what it
 /// does once warm, and the ratio between targets said more about the order they ran in than about them.
 /// </para>
 /// </summary>
