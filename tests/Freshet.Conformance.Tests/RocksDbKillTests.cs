@@ -105,40 +105,7 @@ public sealed class RocksDbKillTests : IDisposable
         var acked = -1L;
         for (var round = 0; round < 5; round++)
         {
-            var killAfter = acked + random.Next(3, 30);
-            var start = new ProcessStartInfo("dotnet", ["exec", crasher, _dir, "--state", Tiles.ToString(CultureInfo.InvariantCulture)])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            using var process = Process.Start(start)!;
-            var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-            try
-            {
-                while (acked < killAfter)
-                {
-                    var line = await process.StandardOutput.ReadLineAsync(timeout.Token);
-                    if (line is null)
-                    {
-                        Assert.Fail($"the processor exited before acknowledging batch {killAfter}: {await stderr}");
-                    }
-
-                    acked = long.Parse(line["ACK ".Length..], CultureInfo.InvariantCulture);
-                }
-            }
-            finally
-            {
-                await Task.Delay(random.Next(0, 15));
-                process.Kill(entireProcessTree: true);
-            }
-
-            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
-            {
-                acked = long.Parse(line["ACK ".Length..], CultureInfo.InvariantCulture);
-            }
-
-            await process.WaitForExitAsync(timeout.Token);
-            Assert.NotEqual(0, process.ExitCode);
+            acked = await RunAndKillAsync(crasher, ["--state", Tiles.ToString(CultureInfo.InvariantCulture)], acked, random, "processor", timeout.Token);
 
             await using var store = RocksDbOnlineStore.Open(_dir);
             var keys = new OnlineKey[Tiles + 1];
@@ -184,40 +151,7 @@ public sealed class RocksDbKillTests : IDisposable
         var acked = -1L;
         for (var round = 0; round < 5; round++)
         {
-            var killAfter = acked + random.Next(3, 30);
-            var start = new ProcessStartInfo("dotnet", ["exec", crasher, _dir, "--rows-and-state", Size.ToString(CultureInfo.InvariantCulture)])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            using var process = Process.Start(start)!;
-            var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-            try
-            {
-                while (acked < killAfter)
-                {
-                    var line = await process.StandardOutput.ReadLineAsync(timeout.Token);
-                    if (line is null)
-                    {
-                        Assert.Fail($"the writer exited before acknowledging batch {killAfter}: {await stderr}");
-                    }
-
-                    acked = long.Parse(line["ACK ".Length..], CultureInfo.InvariantCulture);
-                }
-            }
-            finally
-            {
-                await Task.Delay(random.Next(0, 15));
-                process.Kill(entireProcessTree: true);
-            }
-
-            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
-            {
-                acked = long.Parse(line["ACK ".Length..], CultureInfo.InvariantCulture);
-            }
-
-            await process.WaitForExitAsync(timeout.Token);
-            Assert.NotEqual(0, process.ExitCode);
+            acked = await RunAndKillAsync(crasher, ["--rows-and-state", Size.ToString(CultureInfo.InvariantCulture)], acked, random, "writer", timeout.Token);
 
             await using var store = RocksDbOnlineStore.Open(_dir);
             var offsetRow = new byte[]?[1];
@@ -253,5 +187,48 @@ public sealed class RocksDbKillTests : IDisposable
 
             acked = offset;
         }
+    }
+
+    /// <summary>
+    /// Starts the crasher on the store with <paramref name="mode"/>, reads its acknowledgements until a random
+    /// number past <paramref name="acked"/>, kills it (0–14 ms later) and answers the last batch it acknowledged.
+    /// </summary>
+    private async Task<long> RunAndKillAsync(string crasher, string[] mode, long acked, Random random, string who, CancellationToken cancellationToken)
+    {
+        var killAfter = acked + random.Next(3, 30);
+        var start = new ProcessStartInfo("dotnet", ["exec", crasher, _dir, .. mode])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        try
+        {
+            while (acked < killAfter)
+            {
+                var line = await process.StandardOutput.ReadLineAsync(cancellationToken);
+                if (line is null)
+                {
+                    Assert.Fail($"the {who} exited before acknowledging batch {killAfter}: {await stderr}");
+                }
+
+                acked = long.Parse(line["ACK ".Length..], CultureInfo.InvariantCulture);
+            }
+        }
+        finally
+        {
+            await Task.Delay(random.Next(0, 15), CancellationToken.None);
+            process.Kill(entireProcessTree: true);
+        }
+
+        while (await process.StandardOutput.ReadLineAsync(cancellationToken) is { } line)
+        {
+            acked = long.Parse(line["ACK ".Length..], CultureInfo.InvariantCulture);
+        }
+
+        await process.WaitForExitAsync(cancellationToken);
+        Assert.NotEqual(0, process.ExitCode);
+        return acked;
     }
 }
