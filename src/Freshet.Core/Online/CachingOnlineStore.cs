@@ -147,12 +147,7 @@ public sealed partial class CachingOnlineStore : IOnlineStore, IOnlineStoreStats
     /// <inheritdoc />
     public async ValueTask<int> WriteAsync(IReadOnlyList<OnlineWrite> writes, CancellationToken cancellationToken = default)
     {
-        var keys = new OnlineKey[writes.Count];
-        for (var i = 0; i < keys.Length; i++)
-        {
-            keys[i] = new OnlineKey(writes[i].View, writes[i].EntityKey);
-        }
-
+        var keys = KeysOf(writes, []);
         int replaced;
         try
         {
@@ -172,12 +167,7 @@ public sealed partial class CachingOnlineStore : IOnlineStore, IOnlineStoreStats
     /// <inheritdoc />
     public async ValueTask PutAsync(IReadOnlyList<OnlinePut> puts, CancellationToken cancellationToken = default)
     {
-        var keys = new OnlineKey[puts.Count];
-        for (var i = 0; i < keys.Length; i++)
-        {
-            keys[i] = new OnlineKey(puts[i].Namespace, puts[i].Key);
-        }
-
+        var keys = KeysOf([], puts);
         try
         {
             await _inner.PutAsync(puts, cancellationToken);
@@ -194,17 +184,7 @@ public sealed partial class CachingOnlineStore : IOnlineStore, IOnlineStoreStats
     /// <remarks>One call to the inner store; the entries of every written and put key are dropped, as by the two calls.</remarks>
     public async ValueTask<int> WriteAndPutAsync(IReadOnlyList<OnlineWrite> writes, IReadOnlyList<OnlinePut> puts, CancellationToken cancellationToken = default)
     {
-        var keys = new OnlineKey[writes.Count + puts.Count];
-        for (var i = 0; i < writes.Count; i++)
-        {
-            keys[i] = new OnlineKey(writes[i].View, writes[i].EntityKey);
-        }
-
-        for (var i = 0; i < puts.Count; i++)
-        {
-            keys[writes.Count + i] = new OnlineKey(puts[i].Namespace, puts[i].Key);
-        }
-
+        var keys = KeysOf(writes, puts);
         int replaced;
         try
         {
@@ -317,6 +297,23 @@ public sealed partial class CachingOnlineStore : IOnlineStore, IOnlineStoreStats
         }
 
         await _inner.DisposeAsync();
+    }
+
+    // The key of every row a write or put touches: the written rows', then the put ones'.
+    private static OnlineKey[] KeysOf(IReadOnlyList<OnlineWrite> writes, IReadOnlyList<OnlinePut> puts)
+    {
+        var keys = new OnlineKey[writes.Count + puts.Count];
+        for (var i = 0; i < writes.Count; i++)
+        {
+            keys[i] = new OnlineKey(writes[i].View, writes[i].EntityKey);
+        }
+
+        for (var i = 0; i < puts.Count; i++)
+        {
+            keys[writes.Count + i] = new OnlineKey(puts[i].Namespace, puts[i].Key);
+        }
+
+        return keys;
     }
 
     private ValueTask PublishAsync(Invalidation invalidation, CancellationToken cancellationToken) =>

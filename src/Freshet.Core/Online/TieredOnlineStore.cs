@@ -157,12 +157,7 @@ public sealed class TieredOnlineStore : IOnlineStore, IOnlineStoreStats
     /// <remarks>Returns the count of the durable tier.</remarks>
     public async ValueTask<int> WriteAsync(IReadOnlyList<OnlineWrite> writes, CancellationToken cancellationToken = default)
     {
-        var stripes = new int[writes.Count];
-        for (var i = 0; i < stripes.Length; i++)
-        {
-            stripes[i] = Stripe(writes[i].View, writes[i].EntityKey);
-        }
-
+        var stripes = Stripes(writes, []);
         Begin(stripes);
         try
         {
@@ -179,12 +174,7 @@ public sealed class TieredOnlineStore : IOnlineStore, IOnlineStoreStats
     /// <inheritdoc />
     public async ValueTask PutAsync(IReadOnlyList<OnlinePut> puts, CancellationToken cancellationToken = default)
     {
-        var stripes = new int[puts.Count];
-        for (var i = 0; i < stripes.Length; i++)
-        {
-            stripes[i] = Stripe(puts[i].Namespace, puts[i].Key);
-        }
-
+        var stripes = Stripes([], puts);
         Begin(stripes);
         try
         {
@@ -204,17 +194,7 @@ public sealed class TieredOnlineStore : IOnlineStore, IOnlineStoreStats
     /// </remarks>
     public async ValueTask<int> WriteAndPutAsync(IReadOnlyList<OnlineWrite> writes, IReadOnlyList<OnlinePut> puts, CancellationToken cancellationToken = default)
     {
-        var stripes = new int[writes.Count + puts.Count];
-        for (var i = 0; i < writes.Count; i++)
-        {
-            stripes[i] = Stripe(writes[i].View, writes[i].EntityKey);
-        }
-
-        for (var i = 0; i < puts.Count; i++)
-        {
-            stripes[writes.Count + i] = Stripe(puts[i].Namespace, puts[i].Key);
-        }
-
+        var stripes = Stripes(writes, puts);
         Begin(stripes);
         try
         {
@@ -352,6 +332,23 @@ public sealed class TieredOnlineStore : IOnlineStore, IOnlineStoreStats
             Interlocked.Increment(ref _generations[s]);
             Interlocked.Decrement(ref _inFlight[s]);
         }
+    }
+
+    // The stripe of every row a write or put touches: the written rows', then the put ones'.
+    private static int[] Stripes(IReadOnlyList<OnlineWrite> writes, IReadOnlyList<OnlinePut> puts)
+    {
+        var stripes = new int[writes.Count + puts.Count];
+        for (var i = 0; i < writes.Count; i++)
+        {
+            stripes[i] = Stripe(writes[i].View, writes[i].EntityKey);
+        }
+
+        for (var i = 0; i < puts.Count; i++)
+        {
+            stripes[writes.Count + i] = Stripe(puts[i].Namespace, puts[i].Key);
+        }
+
+        return stripes;
     }
 
     private static int Stripe(string view, byte[] key)
