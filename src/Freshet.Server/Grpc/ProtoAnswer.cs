@@ -268,12 +268,12 @@ internal static class ProtoAnswer
         }
     }
 
-    // Feast's unix_timestamp_val is whole seconds, rounded down.
-    private static long SecondsOf(long micros) => Math.DivRem(micros, 1_000_000, out var rem) - (rem < 0 ? 1 : 0);
+    /// <summary>Feast's <c>unix_timestamp_val</c>: whole seconds, rounded down.</summary>
+    internal static long SecondsOf(long micros) => SecondsAndNanos(micros).Seconds;
 
     private static int LengthDelimitedSize(int length) => 1 + VarintSize((uint)length) + length;
 
-    private static int VarintSize(ulong value) => value == 0 ? 1 : ((64 - System.Numerics.BitOperations.LeadingZeroCount(value) + 6) / 7);
+    private static int VarintSize(ulong value) => CodedOutputStream.ComputeRawVarint64Size(value);
 
     /// <summary>Protobuf's primitives over a span that was sized for them.</summary>
     private ref struct SpanWriter(Span<byte> output)
