@@ -80,19 +80,19 @@ public sealed class ProtoAnswerTests
         var size = ProtoAnswer.Size(response);
         var writer = new SmallSpanWriter();
         ProtoAnswer.Write(response, size, writer);
-        Assert.Equal(Generated(response).ToByteArray(), writer.Written.ToArray());
+        Assert.Equal(ServingServiceImpl.ToProto(response).ToByteArray(), writer.Written.ToArray());
     }
 
     private static void AssertSameBytes(OnlineResponse response)
     {
-        var expected = Generated(response).ToByteArray();
+        var expected = ServingServiceImpl.ToProto(response).ToByteArray();
         var size = ProtoAnswer.Size(response);
         Assert.Equal(expected.Length, size);
         var output = new ArrayBufferWriter<byte>();
         ProtoAnswer.Write(response, size, output);
         Assert.Equal(expected, output.WrittenSpan.ToArray());
         // And a client reads it back as the same message.
-        Assert.Equal(Generated(response), GetOnlineFeaturesResponse.Parser.ParseFrom(output.WrittenSpan));
+        Assert.Equal(ServingServiceImpl.ToProto(response), GetOnlineFeaturesResponse.Parser.ParseFrom(output.WrittenSpan));
     }
 
     /// <summary>A writer whose spans are never larger than 1 KB (as a transport's pipe may hand out).</summary>
@@ -108,30 +108,5 @@ public sealed class ProtoAnswerTests
         public Memory<byte> GetMemory(int sizeHint = 0) => _buffer;
 
         public Span<byte> GetSpan(int sizeHint = 0) => _buffer;
-    }
-
-    /// <summary>The answer as the generated message: what <see cref="ProtoAnswer"/> must match byte for byte.</summary>
-    private static GetOnlineFeaturesResponse Generated(OnlineResponse response)
-    {
-        var proto = new GetOnlineFeaturesResponse
-        {
-            Metadata = new Freshet.Protos.Serving.GetOnlineFeaturesResponseMetadata { FeatureNames = new Freshet.Protos.Serving.FeatureList { Val = { response.FeatureNames } } },
-            Status = true,
-        };
-        var zero = new Google.Protobuf.WellKnownTypes.Timestamp();
-        foreach (var column in response.Columns)
-        {
-            var vector = new GetOnlineFeaturesResponse.Types.FeatureVector();
-            for (var r = 0; r < column.Values.Length; r++)
-            {
-                vector.Values.Add(ServingServiceImpl.ToProto(column.Values[r]));
-                vector.Statuses.Add((Freshet.Protos.Serving.FieldStatus)(int)column.Statuses[r]);
-                vector.EventTimestamps.Add(column.EventMicros[r] == 0 ? zero : Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(Micros.ToDateTimeOffset(column.EventMicros[r])));
-            }
-
-            proto.Results.Add(vector);
-        }
-
-        return proto;
     }
 }

@@ -5,7 +5,9 @@ using Freshet.Server.Governance;
 using Freshet.Serving;
 using Freshet.Values;
 using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using ProtoStatus = Freshet.Protos.Serving.FieldStatus;
 using ProtoValue = Freshet.Protos.Types.Value;
 
 namespace Freshet.Server.Grpc;
@@ -92,7 +94,8 @@ internal sealed class ServingServiceImpl(FeatureStore store)
                 p.BytesVal = ByteString.CopyFrom(v.Utf8OrBytes);
                 break;
             case ValueKind.Timestamp:
-                p.UnixTimestampVal = ProtoAnswer.SecondsOf(v.TimestampMicros);
+                // Feast's unix_timestamp_val is whole seconds.
+                p.UnixTimestampVal = Math.DivRem(v.TimestampMicros, 1_000_000, out var rem) - (rem < 0 ? 1 : 0);
                 break;
             case ValueKind.BoolList:
                 p.BoolListVal = new BoolList { Val = { (bool[])v.AsList() } };
@@ -124,5 +127,30 @@ internal sealed class ServingServiceImpl(FeatureStore store)
         }
 
         return p;
+    }
+
+    /// <summary>The answer as the generated message: what <see cref="ProtoAnswer"/> must match byte for byte.</summary>
+    internal static GetOnlineFeaturesResponse ToProto(OnlineResponse response)
+    {
+        var proto = new GetOnlineFeaturesResponse
+        {
+            Metadata = new GetOnlineFeaturesResponseMetadata { FeatureNames = new FeatureList { Val = { response.FeatureNames } } },
+            Status = true,
+        };
+        var zero = new Timestamp();
+        foreach (var column in response.Columns)
+        {
+            var vector = new GetOnlineFeaturesResponse.Types.FeatureVector();
+            for (var r = 0; r < column.Values.Length; r++)
+            {
+                vector.Values.Add(ToProto(column.Values[r]));
+                vector.Statuses.Add((ProtoStatus)(int)column.Statuses[r]);
+                vector.EventTimestamps.Add(column.EventMicros[r] == 0 ? zero : Timestamp.FromDateTimeOffset(Micros.ToDateTimeOffset(column.EventMicros[r])));
+            }
+
+            proto.Results.Add(vector);
+        }
+
+        return proto;
     }
 }
